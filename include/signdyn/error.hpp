@@ -1,0 +1,34 @@
+// signdyn/error.hpp: the exception types every layer throws, and how the CLI maps them.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace signdyn {
+
+/// Base of every error signdyn reports to a user; the message says what to change.
+/// The CLI maps Error (and subclasses) to exit code 2, anything else to exit code 1.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Invalid configuration or CLI input; `field` is the dotted config key (e.g. "problem.d").
+class ConfigError : public Error {
+ public:
+  ConfigError(std::string field, const std::string& message)
+      : Error(message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+/// Failure reading or writing a file (HDF5, spectrum files); the message names the path.
+class IoError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace signdyn

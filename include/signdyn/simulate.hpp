@@ -1,0 +1,32 @@
+// signdyn/simulate.hpp: Monte Carlo over independent replicas of a stochastic optimizer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "signdyn/optimizer.hpp"
+#include "signdyn/problem.hpp"
+#include "signdyn/trajectory.hpp"
+
+namespace signdyn {
+
+/// Called from the driving thread with the fraction of work done, in [0, 1].
+using ProgressFn = std::function<void(double fraction)>;
+
+struct SimulateOptions {
+  std::vector<std::int64_t> record_steps;  // ascending; the last entry is the horizon
+  Eigen::VectorXi modes;                   // 1-based mode indices to record
+  std::int64_t replicas = 32;
+  std::uint64_t seed = 1;  // replica r uses the stream (seed, r): results do not depend on threads
+  int threads = 0;         // OpenMP threads over replicas; 0 = all available
+  ProgressFn progress;     // optional
+};
+
+/// Runs `replicas` independent runs of the optimizer from W_0 = 0 (a fresh target W* per
+/// replica) and returns the replica mean and standard error of the exact risk and of ρ_j at
+/// the record steps. A replica whose risk becomes non-finite marks the run `diverged`.
+Trajectory simulate(const Problem& problem, const OptimizerSpec& optimizer,
+                    const SimulateOptions& options);
+
+}  // namespace signdyn
