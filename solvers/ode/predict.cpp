@@ -1,1 +1,28 @@
-// placeholder: replaced by the implementation
+// Dispatch from an optimizer to its deterministic dynamics (see signdyn/dynamics.hpp).
+#include <string>
+
+#include "sgd.hpp"
+#include "signdyn/dynamics.hpp"
+#include "signdyn/error.hpp"
+
+namespace signdyn {
+
+bool has_theory(const Problem& /*problem*/, const OptimizerSpec& optimizer) {
+  return optimizer.kind == OptimizerKind::sgd;
+}
+
+Trajectory predict(const Problem& problem, const OptimizerSpec& optimizer,
+                   const TheoryOptions& options) {
+  if (options.record_steps.empty() || options.record_steps.front() != 0)
+    throw Error("predict: record steps must start at step 0");
+  if (!has_theory(problem, optimizer))
+    throw Error("no deterministic dynamics for optimizer '" + std::string(to_string(optimizer.kind)) +
+                "' yet; use run.methods = [\"mc\"] for it");
+  switch (options.solver) {
+    case TheorySolver::exact_map: return detail::sgd_exact_map(problem, optimizer, options);
+    case TheorySolver::ode: return detail::sgd_ode(problem, optimizer, options);
+  }
+  throw Error("predict: unknown theory solver");
+}
+
+}  // namespace signdyn
