@@ -9,9 +9,9 @@ namespace signdyn {
 
 /// Per-record agreement of a Monte Carlo trajectory with a theory trajectory.
 struct Comparison {
-  Eigen::VectorXd t;          // record times present in both (steps)
-  Eigen::VectorXd risk_mc;    // Monte Carlo mean risk
-  Eigen::VectorXd risk_se;    // its standard error
+  Eigen::VectorXd t;        // record times present in both (steps)
+  Eigen::VectorXd risk_mc;  // Monte Carlo mean risk
+  Eigen::VectorXd risk_se;  // its standard error
   Eigen::VectorXd risk_theory;
   Eigen::VectorXd rel_error;  // (R_mc − R_theory) / R_theory, signed
   Eigen::VectorXd z;          // (R_mc − R_theory) / SE; 0 where SE = 0 and the two agree exactly

@@ -16,11 +16,14 @@ Trajectory predict(const Problem& problem, const OptimizerSpec& optimizer,
   if (options.record_steps.empty() || options.record_steps.front() != 0)
     throw Error("predict: record steps must start at step 0");
   if (!has_theory(problem, optimizer))
-    throw Error("no deterministic dynamics for optimizer '" + std::string(to_string(optimizer.kind)) +
+    throw Error("no deterministic dynamics for optimizer '" +
+                std::string(to_string(optimizer.kind)) +
                 "' yet; use run.methods = [\"mc\"] for it");
   switch (options.solver) {
-    case TheorySolver::exact_map: return detail::sgd_exact_map(problem, optimizer, options);
-    case TheorySolver::ode: return detail::sgd_ode(problem, optimizer, options);
+    case TheorySolver::exact_map:
+      return detail::sgd_exact_map(problem, optimizer, options);
+    case TheorySolver::ode:
+      return detail::sgd_ode(problem, optimizer, options);
   }
   throw Error("predict: unknown theory solver");
 }

@@ -59,6 +59,12 @@ Trajectory sgd_ode(const Problem& problem, const OptimizerSpec& optimizer,
   auto rhs = [&](const State& rho, State& drho, double t) {
     const double lr = optimizer.schedule.lr_at(optimizer.lr, t);
     const double two_r = lambda.matrix().dot(rho) + sigma2;
+    if (!is_finite_risk(two_r)) {
+      recorder.stop(RunStatus::diverged, "risk is not finite near step " +
+                                             std::to_string(static_cast<long long>(t)) +
+                                             "; lower optimizer.lr (the dynamics are unstable)");
+      throw StopIntegration{};
+    }
     drho.array() = -2.0 * lr * lambda * rho.array() + (lr * lr * inv_batch * two_r) * lambda;
   };
 

@@ -36,6 +36,8 @@ class TheoryRecorder {
 };
 
 /// Largest value of a risk we still call finite (beyond it the run has diverged).
-inline bool is_finite_risk(double r) { return std::isfinite(r) && r < 1e300; }
+inline bool is_finite_risk(double r) {
+  return std::isfinite(r) && r < 1e300;
+}
 
 }  // namespace signdyn::detail

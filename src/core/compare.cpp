@@ -41,8 +41,10 @@ Comparison compare_risk(const Trajectory& mc, const Trajectory& theory) {
     c.risk_se(k) = se;
     c.risk_theory(k) = theory.risk(j);
     c.rel_error(k) = diff / theory.risk(j);
-    c.z(k) = se > 0.0 ? diff / se
-                      : (diff == 0.0 ? 0.0 : std::copysign(std::numeric_limits<double>::infinity(), diff));
+    c.z(k) =
+        se > 0.0
+            ? diff / se
+            : (diff == 0.0 ? 0.0 : std::copysign(std::numeric_limits<double>::infinity(), diff));
     c.max_abs_rel_error = std::max(c.max_abs_rel_error, std::abs(c.rel_error(k)));
     c.max_abs_z = std::max(c.max_abs_z, std::abs(c.z(k)));
   }

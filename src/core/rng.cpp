@@ -32,7 +32,7 @@ double Rng::uniform() {
   const std::uint64_t hi = block_[used_];
   const std::uint64_t lo = block_[used_ + 1];
   used_ += 2;
-  const std::uint64_t bits = ((hi << 32) | lo) >> 11;  // 53 bits
+  const std::uint64_t bits = ((hi << 32) | lo) >> 11;    // 53 bits
   return (static_cast<double>(bits) + 0.5) * 0x1.0p-53;  // strictly inside (0, 1)
 }
 

@@ -8,9 +8,12 @@ namespace signdyn {
 
 std::string to_string(RunStatus status) {
   switch (status) {
-    case RunStatus::completed: return "completed";
-    case RunStatus::diverged: return "diverged";
-    case RunStatus::stalled: return "stalled";
+    case RunStatus::completed:
+      return "completed";
+    case RunStatus::diverged:
+      return "diverged";
+    case RunStatus::stalled:
+      return "stalled";
   }
   return "unknown";
 }
@@ -36,7 +39,8 @@ Eigen::VectorXi record_modes(Eigen::Index d, Eigen::Index count) {
   std::vector<int> out;
   const double log_end = std::log(static_cast<double>(d));
   for (Eigen::Index i = 0; i < count; ++i) {
-    const double x = log_end * static_cast<double>(i) / static_cast<double>(std::max<Eigen::Index>(count - 1, 1));
+    const double x = log_end * static_cast<double>(i) /
+                     static_cast<double>(std::max<Eigen::Index>(count - 1, 1));
     const int j = static_cast<int>(std::clamp<long long>(std::llround(std::exp(x)), 1, d));
     if (out.empty() || j > out.back()) out.push_back(j);
   }

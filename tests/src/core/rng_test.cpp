@@ -31,9 +31,9 @@ TEST(Rng, NormalMomentsMatchStandardGaussian) {
     s4 += x * x * x * x;
   }
   const double mean = s1 / n, var = s2 / n, m4 = s4 / n;
-  EXPECT_NEAR(mean, 0.0, 5.0 / std::sqrt(n));                 // sd of mean = 1/sqrt(n)
-  EXPECT_NEAR(var, 1.0, 5.0 * std::sqrt(2.0 / n));            // var(x^2) = 2
-  EXPECT_NEAR(m4, 3.0, 5.0 * std::sqrt(96.0 / n));            // var(x^4) = 105 - 9 = 96
+  EXPECT_NEAR(mean, 0.0, 5.0 / std::sqrt(n));       // sd of mean = 1/sqrt(n)
+  EXPECT_NEAR(var, 1.0, 5.0 * std::sqrt(2.0 / n));  // var(x^2) = 2
+  EXPECT_NEAR(m4, 3.0, 5.0 * std::sqrt(96.0 / n));  // var(x^4) = 105 - 9 = 96
 }
 
 // Uniforms lie strictly inside (0, 1) with mean 1/2.

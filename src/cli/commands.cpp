@@ -1,0 +1,268 @@
+// Private: the work behind each subcommand (load config, run methods, write, report).
+#include "commands.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "app.hpp"
+#include "progress.hpp"
+#include "signdyn/compare.hpp"
+#include "signdyn/dynamics.hpp"
+#include "signdyn/error.hpp"
+#include "signdyn/simulate.hpp"
+
+namespace signdyn::cli {
+namespace {
+
+std::string utc_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string default_out_path(const RunRequest& request) {
+  const std::string stem = request.config_path.empty()
+                               ? std::string("default")
+                               : std::filesystem::path(request.config_path).stem().string();
+  return "results/" + stem + "-" + request.command + ".h5";
+}
+
+// Creates the parent directory of `path` so the run cannot fail after hours of work.
+void prepare_output(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec)
+    throw IoError("cannot create the output directory '" + parent.string() + "': " + ec.message() +
+                  "; choose another path with --out");
+  if (std::filesystem::is_directory(path))
+    throw IoError("--out '" + path + "' is a directory; give a file name such as " + path +
+                  "/result.h5");
+}
+
+std::string describe_problem(const ProblemSpec& p) {
+  std::ostringstream s;
+  s << "d = " << p.d << ", m = " << p.m << ", sigma = " << p.sigma << ", basis "
+    << (p.basis == BasisKind::diagonal ? "diagonal" : "generic");
+  switch (p.covariance) {
+    case CovarianceKind::power_law:
+      s << ", lambda_j = j^(-2*" << p.alpha << ")";
+      break;
+    case CovarianceKind::isotropic:
+      s << ", isotropic K";
+      break;
+    case CovarianceKind::from_file:
+      s << ", eigenvalues from " << p.covariance_file;
+      break;
+  }
+  if (p.normalise_trace) s << " (tr K = 1)";
+  if (p.target == TargetKind::power_law)
+    s << ", b_j = j^(-" << p.beta << ")";
+  else
+    s << ", b_j = 1";
+  if (p.normalise_target) s << " (sum lambda b^2 = 1)";
+  return s.str();
+}
+
+std::string describe_optimizer(const OptimizerSpec& o) {
+  std::ostringstream s;
+  s << to_string(o.kind) << " (lr " << o.lr << ", batch " << o.batch;
+  if (o.schedule.kind == ScheduleKind::power)
+    s << ", lr_k = lr (1 + k/" << o.schedule.k0 << ")^-" << o.schedule.gamma;
+  if (o.kind == OptimizerKind::muon) {
+    s << ", " << o.ns_steps << " Newton-Schulz steps";
+    if (o.momentum > 0) s << ", momentum " << o.momentum << (o.nesterov ? " (Nesterov)" : "");
+  }
+  s << ")";
+  return s.str();
+}
+
+std::string fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+}  // namespace
+
+void print_risk_table(std::ostream& out, const Trajectory* mc, const Trajectory* theory) {
+  if (mc && theory) {
+    const Comparison c = compare_risk(*mc, *theory);
+    out << "        step      MC risk       +- SE  theory risk   rel.err        z\n";
+    for (Eigen::Index i = 0; i < c.t.size(); ++i)
+      out << fmt("%12.0f", c.t(i)) << fmt("  %11.5e", c.risk_mc(i)) << fmt("  %10.2e", c.risk_se(i))
+          << fmt("  %11.5e", c.risk_theory(i)) << fmt("  %+7.2f%%", 100.0 * c.rel_error(i))
+          << fmt("  %+7.2f", c.z(i)) << '\n';
+    out << "  max |rel.err| " << fmt("%.2f%%", 100.0 * c.max_abs_rel_error) << ", max |z| "
+        << fmt("%.2f", c.max_abs_z) << ", " << c.count_within(4.0) << "/" << c.t.size()
+        << " records within 4 standard errors\n";
+    return;
+  }
+  const Trajectory& tr = mc ? *mc : *theory;
+  out << (mc ? "        step      MC risk       +- SE\n" : "        step  theory risk\n");
+  for (Eigen::Index i = 0; i < tr.t.size(); ++i) {
+    out << fmt("%12.0f", tr.t(i)) << fmt("  %11.5e", tr.risk(i));
+    if (mc) out << fmt("  %10.2e", tr.risk_se(i));
+    out << '\n';
+  }
+}
+
+int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& err) {
+  const Experiment exp = load_config(request.config_path, request.overrides);
+  bool do_mc = exp.run.mc, do_theory = exp.run.theory;
+  if (request.command == "simulate") do_mc = true, do_theory = false;
+  if (request.command == "ode") do_mc = false, do_theory = true;
+  if (request.command == "compare") do_mc = true, do_theory = true;
+
+  const Problem problem = make_problem(exp.problem);
+  if (request.command == "ode" || request.command == "compare") {
+    for (const OptimizerSpec& opt : exp.optimizers)
+      if (!has_theory(problem, opt))
+        throw Error("`signdyn " + request.command +
+                    "` needs deterministic dynamics, which are not "
+                    "implemented yet for optimizer '" +
+                    std::string(to_string(opt.kind)) +
+                    "'; remove it from optimizer.name or use `signdyn simulate`");
+  }
+  const std::string out_path =
+      request.out_path.empty() ? default_out_path(request) : request.out_path;
+  prepare_output(out_path);
+
+  const bool verbose = !request.quiet;
+  const bool bar = verbose && is_terminal(err);
+  if (verbose) {
+    err << "signdyn " << request.command << ": " << describe_problem(exp.problem) << "\n"
+        << "  " << exp.run.steps << " steps, " << exp.run.records << " records";
+    if (do_mc) err << ", " << exp.run.replicas << " replicas (seed " << exp.run.seed << ")";
+    err << "\n";
+  }
+
+  const std::vector<std::int64_t> steps = record_steps(exp.run.steps, exp.run.records);
+  const Eigen::VectorXi modes = record_modes(problem.d, exp.run.modes);
+  std::vector<Trajectory> runs;
+  struct Pair {
+    std::ptrdiff_t mc = -1, theory = -1;
+  };
+  std::vector<Pair> pairs;
+  for (const OptimizerSpec& opt : exp.optimizers) {
+    Pair pair;
+    const std::string name(to_string(opt.kind));
+    if (do_mc) {
+      ProgressBar progress(err, "  simulate " + name, bar);
+      SimulateOptions so;
+      so.record_steps = steps;
+      so.modes = modes;
+      so.replicas = exp.run.replicas;
+      so.seed = exp.run.seed;
+      so.threads = request.threads;
+      so.progress = [&progress](double f) { progress.update(f); };
+      runs.push_back(simulate(problem, opt, so));
+      progress.finish();
+      pair.mc = static_cast<std::ptrdiff_t>(runs.size()) - 1;
+    }
+    if (do_theory) {
+      if (!has_theory(problem, opt)) {
+        if (verbose)
+          err << "  note: no deterministic dynamics for " << name << " yet; Monte Carlo only\n";
+      } else {
+        TheoryOptions to;
+        to.record_steps = steps;
+        to.modes = modes;
+        to.solver = exp.theory.solver;
+        to.rel_tol = exp.theory.rel_tol;
+        to.abs_tol = exp.theory.abs_tol;
+        runs.push_back(predict(problem, opt, to));
+        pair.theory = static_cast<std::ptrdiff_t>(runs.size()) - 1;
+      }
+    }
+    pairs.push_back(pair);
+  }
+
+  ResultMeta meta;
+  meta.config_toml = exp.resolved_toml;
+  meta.version = SIGNDYN_VERSION;
+  meta.git_commit = SIGNDYN_GIT_COMMIT;
+  meta.command = request.command;
+  meta.created = utc_timestamp();
+  write_result(out_path, meta, runs);
+
+  double worst_z = 0.0;
+  for (std::size_t k = 0; k < exp.optimizers.size(); ++k) {
+    const Trajectory* mc =
+        pairs[k].mc >= 0 ? &runs[static_cast<std::size_t>(pairs[k].mc)] : nullptr;
+    const Trajectory* th =
+        pairs[k].theory >= 0 ? &runs[static_cast<std::size_t>(pairs[k].theory)] : nullptr;
+    if (mc && th) worst_z = std::max(worst_z, compare_risk(*mc, *th).max_abs_z);
+    for (const Trajectory* tr : {mc, th})
+      if (tr && tr->status != RunStatus::completed)
+        err << "  warning: " << tr->optimizer << " " << tr->method << " " << to_string(tr->status)
+            << ": " << tr->message << "\n";
+    if (!verbose) continue;
+    out << "\n" << describe_optimizer(exp.optimizers[k]);
+    if (mc)
+      out << ": Monte Carlo, " << mc->replicas << " replicas, " << fmt("%.2f s", mc->wall_seconds);
+    if (th)
+      out << (mc ? "; " : ": ") << "theory (" << th->solver << "), "
+          << fmt("%.3f s", th->wall_seconds);
+    out << "\n";
+    print_risk_table(out, mc, th);
+  }
+
+  out << (verbose ? "\n" : "") << "wrote " << out_path << "\n";
+  if (request.plot) {
+    const std::string png = plot_result(out_path, err);
+    if (!png.empty()) out << "wrote " << png << "\n";
+  }
+  if (request.max_z > 0 && worst_z > request.max_z) {
+    err << "signdyn compare: max |z| = " << fmt("%.2f", worst_z) << " exceeds --max-z "
+        << request.max_z << "\n";
+    return kDisagreement;
+  }
+  return kOk;
+}
+
+int show_info(const std::string& path, std::ostream& out) {
+  const ResultFile file = read_result(path);
+  out << path << "\n  written by signdyn " << file.meta.version << " (commit "
+      << file.meta.git_commit << ") `" << file.meta.command << "` at " << file.meta.created
+      << ", format " << file.format_version << "\n";
+  try {
+    const Experiment exp = parse_config(file.meta.config_toml, path + ":/config");
+    out << "  problem: " << describe_problem(exp.problem) << "\n  optimizers:";
+    for (const OptimizerSpec& o : exp.optimizers) out << " " << describe_optimizer(o);
+    out << "\n";
+  } catch (const Error&) {
+    out << "  (configuration written by another signdyn version; see the root attribute "
+           "`config`)\n";
+  }
+  out << "  runs:\n    " << std::left << std::setw(18) << "group" << std::setw(8) << "method"
+      << std::setw(11) << "solver" << std::setw(8) << "records" << std::setw(16) << "t range"
+      << std::setw(26) << "risk first -> last" << std::setw(11) << "status"
+      << "wall\n";
+  for (const Trajectory& tr : file.runs) {
+    const Eigen::Index n = tr.t.size();
+    std::ostringstream range, risk;
+    if (n > 0) {
+      range << tr.t(0) << ".." << tr.t(n - 1);
+      risk << fmt("%.4e", tr.risk(0)) << " -> " << fmt("%.4e", tr.risk(n - 1));
+    }
+    out << "    " << std::setw(18) << run_group_name(tr) << std::setw(8) << tr.method
+        << std::setw(11) << tr.solver << std::setw(8) << n << std::setw(16) << range.str()
+        << std::setw(26) << risk.str() << std::setw(11) << to_string(tr.status)
+        << fmt("%.3f s", tr.wall_seconds) << "\n";
+  }
+  out << std::right << "  read a run in Python: h5py.File('" << path
+      << "')['runs/<group>/risk'][:]  (see docs/output-format.md)\n";
+  return kOk;
+}
+
+}  // namespace signdyn::cli

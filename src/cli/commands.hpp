@@ -1,0 +1,40 @@
+// Private: the work behind each subcommand, independent of argument parsing.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "signdyn/config.hpp"
+#include "signdyn/io.hpp"
+#include "signdyn/trajectory.hpp"
+
+namespace signdyn::cli {
+
+/// Options shared by the subcommands that run an experiment.
+struct RunRequest {
+  std::string command;                 // "run", "simulate", "ode", "compare"
+  std::string config_path;             // empty: the built-in default
+  std::vector<std::string> overrides;  // --set key=value, in order
+  std::string out_path;                // empty: results/<stem>-<command>.h5
+  int threads = 0;
+  bool quiet = false;
+  bool plot = false;
+  double max_z = -1.0;  // compare: exit kDisagreement when exceeded (< 0: report only)
+};
+
+/// Loads the config, runs the requested methods for every optimizer, writes the HDF5 file,
+/// prints the table and (optionally) the plot. Returns the exit code.
+int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& err);
+
+/// Prints a summary of a result file. Returns the exit code.
+int show_info(const std::string& path, std::ostream& out);
+
+/// Prints the risk table of one optimizer: MC, theory, or both side by side with rel. error and z.
+void print_risk_table(std::ostream& out, const Trajectory* mc, const Trajectory* theory);
+
+/// Draws the log-log risk plot of a result file with the embedded plotting script; returns
+/// the PNG path, or an empty string (with a warning on `err`) when Python or matplotlib is missing.
+std::string plot_result(const std::string& h5_path, std::ostream& err);
+
+}  // namespace signdyn::cli
