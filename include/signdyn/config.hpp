@@ -14,13 +14,13 @@ namespace signdyn {
 
 /// `[run]`: horizon, records and Monte Carlo settings.
 struct RunSpec {
-  std::int64_t steps = 2000;    // horizon in optimizer steps
-  std::int64_t records = 40;    // number of log-spaced record times
-  std::int64_t replicas = 32;   // Monte Carlo replicas
-  std::uint64_t seed = 1;       // Monte Carlo seed (replica r uses stream (seed, r))
-  std::int64_t modes = 16;      // number of log-spaced modes whose ρ_j is recorded (0 = all)
-  bool mc = true;               // run the Monte Carlo simulation
-  bool theory = true;           // run the deterministic dynamics
+  std::int64_t steps = 2000;   // horizon in optimizer steps
+  std::int64_t records = 40;   // number of log-spaced record times
+  std::int64_t replicas = 32;  // Monte Carlo replicas
+  std::uint64_t seed = 1;      // Monte Carlo seed (replica r uses stream (seed, r))
+  std::int64_t modes = 16;     // number of log-spaced modes whose ρ_j is recorded (0 = all)
+  bool mc = true;              // run the Monte Carlo simulation
+  bool theory = true;          // run the deterministic dynamics
 };
 
 /// `[theory]`: how the deterministic dynamics are solved.

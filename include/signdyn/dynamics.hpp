@@ -20,8 +20,8 @@ struct TheoryOptions {
   std::vector<std::int64_t> record_steps;  // ascending; the last entry is the horizon
   Eigen::VectorXi modes;                   // 1-based mode indices to record
   TheorySolver solver = TheorySolver::exact_map;
-  double rel_tol = 1e-8;  // ode: relative error tolerance per step
-  double abs_tol = 1e-12; // ode: absolute error tolerance per step
+  double rel_tol = 1e-8;   // ode: relative error tolerance per step
+  double abs_tol = 1e-12;  // ode: absolute error tolerance per step
 };
 
 /// True when the theory for this optimizer (and problem basis) is implemented.

@@ -27,12 +27,12 @@ struct Schedule {
 /// One optimizer as read from `[optimizer]`: the update rule and its hyper-parameters.
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::sgd;
-  double lr = 0.1;             // η in raw units (W ← W − η·update)
-  std::int64_t batch = 8;      // B fresh samples per step
+  double lr = 0.1;         // η in raw units (W ← W − η·update)
+  std::int64_t batch = 8;  // B fresh samples per step
   Schedule schedule;
-  double momentum = 0.0;       // μ (Muon): V ← μV + G
-  bool nesterov = false;       // Muon: use G + μV
-  int ns_steps = 5;            // Muon: quintic Newton–Schulz steps
+  double momentum = 0.0;  // μ (Muon): V ← μV + G
+  bool nesterov = false;  // Muon: use G + μV
+  int ns_steps = 5;       // Muon: quintic Newton–Schulz steps
 };
 
 }  // namespace signdyn

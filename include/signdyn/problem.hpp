@@ -21,9 +21,9 @@ struct ProblemSpec {
   BasisKind basis = BasisKind::diagonal;
   std::uint64_t basis_seed = 1;  // seed of the Haar rotation O (generic basis)
   CovarianceKind covariance = CovarianceKind::power_law;
-  double alpha = 0.5;             // λ_j = j^(−2α)
-  std::string covariance_file;    // from_file: path to d eigenvalues
-  bool normalise_trace = false;   // scale λ so that tr K = 1
+  double alpha = 0.5;            // λ_j = j^(−2α)
+  std::string covariance_file;   // from_file: path to d eigenvalues
+  bool normalise_trace = false;  // scale λ so that tr K = 1
   TargetKind target = TargetKind::power_law;
   double beta = 0.5;              // b_j = j^(−β)
   bool normalise_target = false;  // scale b so that Σ λ_j b_j² = 1
@@ -38,7 +38,7 @@ struct Problem {
   Eigen::VectorXd lambda;  // λ_j, j = 1..d (stored 0-based)
   Eigen::VectorXd b;       // target amplitudes b_j
   BasisKind basis = BasisKind::diagonal;
-  Eigen::MatrixXd O;       // d×d Haar orthogonal matrix; size 0×0 for the diagonal basis
+  Eigen::MatrixXd O;  // d×d Haar orthogonal matrix; size 0×0 for the diagonal basis
 
   bool is_diagonal() const { return basis == BasisKind::diagonal; }
 };
