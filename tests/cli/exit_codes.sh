@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Exit codes of the signdyn executable: 0 success, 2 invalid input with nothing written.
+set -u
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() {  # expect CODE DESCRIPTION -- ARGS...
+  local want=$1 what=$2
+  shift 3
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL: $what: exit $got, expected $want"; cat "$tmp/err"; fail=1
+  else
+    echo "ok: $what (exit $got)"
+  fi
+}
+expect 0 "--version" -- --version
+expect 0 "--help" -- --help
+expect 0 "run --help" -- run --help
+expect 2 "no subcommand" --
+expect 2 "unknown subcommand" -- frobnicate
+expect 2 "negative dimension" -- run --set problem.d=-3 --out "$tmp/bad.h5"
+grep -q "problem.d" "$tmp/err" || { echo "FAIL: message does not name problem.d"; fail=1; }
+[ ! -e "$tmp/bad.h5" ] && [ ! -e "$tmp/bad.h5.tmp" ] || { echo "FAIL: bad input left a file"; fail=1; }
+expect 2 "missing config file" -- run "$tmp/nope.toml" --out "$tmp/bad.h5"
+expect 2 "info on a text file" -- info "$tmp/out"
+expect 0 "tiny compare" -- compare --quiet --set problem.d=8 --set problem.m=8 \
+  --set run.steps=20 --set run.replicas=8 --out "$tmp/ok.h5"
+[ -s "$tmp/ok.h5" ] || { echo "FAIL: compare wrote no file"; fail=1; }
+expect 0 "info" -- info "$tmp/ok.h5"
+exit $fail
