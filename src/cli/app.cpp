@@ -42,6 +42,13 @@ int run_app(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       "--max-z exceeded.",
       "signdyn"};
   app.require_subcommand(1);
+  app.footer(
+      "Every config key, with its type, default and accepted range: signdyn config --keys\n"
+      "Examples:\n"
+      "  signdyn run                                  the built-in default job\n"
+      "  signdyn run my.toml --set optimizer.batch=32 --set problem.d=512\n"
+      "  signdyn compare my.toml --max-z 4            Monte Carlo vs theory, exit 3 if |z| > 4\n"
+      "  signdyn info results/default-run.h5\n");
   RunRequest request;
   bool version = false;
   app.add_flag("--version", version, "print the version and git commit, then exit");
@@ -115,7 +122,7 @@ int run_app(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     request.plot = run->parsed() && !no_plot;
     return run_experiment(request, out, err);
   } catch (const ConfigError& e) {
-    err << "signdyn: invalid configuration:\n" << e.what() << '\n';
+    err << "signdyn: " << e.what() << "\n";
     return kBadInput;
   } catch (const Error& e) {
     err << "signdyn: " << e.what() << '\n';
