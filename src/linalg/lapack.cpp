@@ -1,0 +1,114 @@
+// src/linalg/lapack.cpp: thin-SVD driver (gesdd with gesvd fallback) and shared msign helpers.
+#include "lapack.hpp"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "signdyn/error.hpp"
+
+namespace signdyn::detail {
+
+static_assert(std::is_same_v<lapack_int, int>, "signdyn expects LP64 LAPACKE (lapack_int = int)");
+
+ThinSvd::ThinSvd(Eigen::Index p, Eigen::Index q)
+    : s(std::min(p, q)),
+      U(p, std::min(p, q)),
+      Vt(std::min(p, q), q),
+      p_(p),
+      q_(q),
+      k_(std::min(p, q)),
+      a_(p, q),
+      iwork_(static_cast<std::size_t>(8 * k_)) {
+  // Workspace queries for both drivers; keep the larger so the fallback needs no allocation.
+  double query_sdd = 0.0, query_svd = 0.0;
+  const int p32 = static_cast<int>(p), q32 = static_cast<int>(q), k32 = static_cast<int>(k_);
+  LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', p32, q32, a_.data(), p32, s.data(), U.data(), p32,
+                      Vt.data(), k32, &query_sdd, -1, iwork_.data());
+  LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'S', 'S', p32, q32, a_.data(), p32, s.data(), U.data(), p32,
+                      Vt.data(), k32, &query_svd, -1);
+  const auto lwork = static_cast<std::size_t>(std::max(query_sdd, query_svd)) + 1;
+  work_.assign(lwork, 0.0);
+}
+
+bool ThinSvd::compute(const double* a, Eigen::Index lda, bool& used_fallback) {
+  const int p32 = static_cast<int>(p_), q32 = static_cast<int>(q_), k32 = static_cast<int>(k_);
+  const int lwork = static_cast<int>(work_.size());
+  a_ = Eigen::Map<const Eigen::MatrixXd, 0, Eigen::OuterStride<>>(a, p_, q_,
+                                                                  Eigen::OuterStride<>(lda));
+  used_fallback = false;
+  int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', p32, q32, a_.data(), p32, s.data(),
+                                 U.data(), p32, Vt.data(), k32, work_.data(), lwork, iwork_.data());
+  if (info == 0) return true;
+  // gesdd failed (info > 0: the divide-and-conquer did not converge); try QR-iteration gesvd.
+  used_fallback = true;
+  a_ = Eigen::Map<const Eigen::MatrixXd, 0, Eigen::OuterStride<>>(a, p_, q_,
+                                                                  Eigen::OuterStride<>(lda));
+  info = LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'S', 'S', p32, q32, a_.data(), p32, s.data(),
+                             U.data(), p32, Vt.data(), k32, work_.data(), lwork);
+  return info == 0;
+}
+
+void ThinSvd::write_polar(Eigen::Index r, double* q, Eigen::Index ldq) const {
+  gemm(false, false, p_, q_, r, 1.0, U.data(), p_, Vt.data(), k_, 0.0, q, ldq);
+}
+
+Eigen::Index truncated_rank(const Eigen::VectorXd& s, double rel_tol) {
+  if (s.size() == 0 || !(s(0) > 0.0)) return 0;
+  const double cut = rel_tol * s(0);
+  Eigen::Index r = 0;
+  while (r < s.size() && s(r) > cut) ++r;
+  return r;
+}
+
+double resolve_rel_tol(double rel_tol, Eigen::Index d, Eigen::Index m) {
+  return rel_tol < 0.0 ? default_msign_rel_tol(d, m) : rel_tol;
+}
+
+double power_of_two_scale(double max_abs) {
+  int e = 0;
+  std::frexp(max_abs, &e);
+  return std::ldexp(1.0, -e);
+}
+
+void check_shape(const char* what, Eigen::Index rows, Eigen::Index cols, Eigen::Index want_rows,
+                 Eigen::Index want_cols) {
+  if (rows == want_rows && cols == want_cols) return;
+  throw Error(std::string("msign: ") + what + " is " + std::to_string(rows) + "×" +
+              std::to_string(cols) + " but the kernel was sized for " + std::to_string(want_rows) +
+              "×" + std::to_string(want_cols) + "; construct the kernel with the matching shape");
+}
+
+void gemm(bool trans_a, bool trans_b, Eigen::Index rows, Eigen::Index cols, Eigen::Index inner,
+          double alpha, const double* a, Eigen::Index lda, const double* b, Eigen::Index ldb,
+          double beta, double* c, Eigen::Index ldc) {
+  if (rows == 0 || cols == 0) return;
+  if (inner == 0) {
+    // BLAS leaves C untouched for k = 0 only when beta = 1; make C = beta·C explicit.
+    Eigen::Map<Eigen::MatrixXd, 0, Eigen::OuterStride<>> cm(c, rows, cols,
+                                                            Eigen::OuterStride<>(ldc));
+    if (beta == 0.0)
+      cm.setZero();
+    else
+      cm *= beta;
+    return;
+  }
+  cblas_dgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(rows), static_cast<int>(cols),
+              static_cast<int>(inner), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+              beta, c, static_cast<int>(ldc));
+}
+
+MsignResult zero_result(MsignStatus status, Eigen::Ref<Eigen::MatrixXd> Q) {
+  Q.setZero();
+  MsignResult result;
+  result.status = status;
+  result.rank = 0;
+  return result;
+}
+
+}  // namespace signdyn::detail

@@ -1,0 +1,62 @@
+// src/linalg/lapack.hpp: private LAPACK/BLAS helpers shared by the msign kernels.
+#pragma once
+
+#include <Eigen/Core>
+#include <string>
+#include <vector>
+
+#include "signdyn/msign.hpp"
+
+namespace signdyn::detail {
+
+/// Thin SVD A = U diag(s) Vt of a p×q matrix by LAPACK dgesdd, falling back to dgesvd when
+/// gesdd reports non-convergence. All workspaces are sized in the constructor.
+class ThinSvd {
+ public:
+  ThinSvd(Eigen::Index p, Eigen::Index q);
+
+  /// SVD of the p×q column-major matrix at `a` (leading dimension lda); false if both
+  /// drivers failed. The input must be finite (LAPACK can hang otherwise).
+  bool compute(const double* a, Eigen::Index lda, bool& used_fallback);
+
+  /// Q = U_r Vt_r (p×q, leading dimension ldq): the polar factor truncated to rank r.
+  void write_polar(Eigen::Index r, double* q, Eigen::Index ldq) const;
+
+  Eigen::Index rows() const { return p_; }
+  Eigen::Index cols() const { return q_; }
+  Eigen::Index size() const { return k_; }
+
+  Eigen::VectorXd s;   // k = min(p, q) singular values, descending
+  Eigen::MatrixXd U;   // p×k
+  Eigen::MatrixXd Vt;  // k×q
+
+ private:
+  Eigen::Index p_, q_, k_;
+  Eigen::MatrixXd a_;  // copy of the input (the drivers overwrite it)
+  std::vector<double> work_;
+  std::vector<int> iwork_;
+};
+
+/// Number of singular values s_i > rel_tol·s_0 (s descending; 0 if s_0 = 0).
+Eigen::Index truncated_rank(const Eigen::VectorXd& s, double rel_tol);
+
+/// rel_tol, or the default max(d, m)·ε when rel_tol < 0.
+double resolve_rel_tol(double rel_tol, Eigen::Index d, Eigen::Index m);
+
+/// 2^(−e) with max_abs = f·2^e, f ∈ [0.5, 1): an exact rescaling that brings max_abs into
+/// [0.5, 1) and so keeps squares and products away from overflow and underflow.
+double power_of_two_scale(double max_abs);
+
+/// Throws signdyn::Error naming `what` unless rows×cols match the expected shape.
+void check_shape(const char* what, Eigen::Index rows, Eigen::Index cols, Eigen::Index want_rows,
+                 Eigen::Index want_cols);
+
+/// C = alpha·op(A)·op(B) + beta·C on column-major storage (cblas_dgemm).
+void gemm(bool trans_a, bool trans_b, Eigen::Index rows, Eigen::Index cols, Eigen::Index inner,
+          double alpha, const double* a, Eigen::Index lda, const double* b, Eigen::Index ldb,
+          double beta, double* c, Eigen::Index ldc);
+
+/// Sets Q = 0 and returns a result with the given status and rank 0.
+MsignResult zero_result(MsignStatus status, Eigen::Ref<Eigen::MatrixXd> Q);
+
+}  // namespace signdyn::detail
