@@ -17,9 +17,11 @@
 //   MsignBatch          many G, or many (X, R)   any of the above, OpenMP over matrices
 //
 // * A minibatch gradient G = (1/B) Xᵀ R with B < min(d, m) has rank ≤ B: use MsignLowRank (or
-//   MsignFactored, which does so automatically). It never forms the SVD of the d×m matrix and is
-//   50–100× faster than MsignSvd at B ≪ d, with the same result to round-off.
-// * For a full-rank G (B ≥ min(d, m), or Muon momentum buffers) the exact route is MsignSvd.
+//   MsignFactored, which does so automatically). It never forms the SVD of the d×m matrix: at
+//   d = m = 512, B = 32 it takes 0.9 ms against 57 ms for MsignSvd, and agrees to ~1e-16.
+// * For a full-rank G (B ≥ min(d, m), or Muon momentum buffers) the exact route is MsignSvd
+//   (gesdd: 79 ms at 512×512 on one core; 2 BLAS threads do not speed it up, so use the second
+//   core through MsignBatch over replicas).
 // * MsignNewtonSchulz is Muon's quintic iteration: it does NOT compute msign. Its output's
 //   singular values are p^k(σ_i/‖G‖_F), about [0.68, 1.2] for σ_i/‖G‖_F ≳ 1.5e-3 after 5 steps,
 //   and tiny ones are not lifted. With the cubic polynomial and a stop tolerance it converges to
