@@ -13,12 +13,14 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "replica_engine.hpp"
 #include "signdyn/error.hpp"
+#include "signdyn/msign.hpp"
 #include "signdyn/rng.hpp"
 #include "signdyn/simulate.hpp"
 #include "update_rules.hpp"
@@ -82,6 +84,19 @@ void validate(const Problem& p, const OptimizerSpec& spec, const SimulateOptions
     throw ConfigError("optimizer.lr",
                       "optimizer.lr = " + format_value(spec.lr) + ": must be finite and >= 0");
   }
+  if (spec.kind == OptimizerKind::muon) {
+    if (!std::isfinite(spec.momentum) || spec.momentum < 0.0 || spec.momentum >= 1.0) {
+      throw ConfigError("optimizer.momentum",
+                        "optimizer.momentum = " + format_value(spec.momentum) +
+                            ": Muon's momentum μ must be in [0, 1)");
+    }
+    if (spec.ns_steps < 0) {
+      throw ConfigError("optimizer.ns_steps",
+                        "optimizer.ns_steps = " + std::to_string(spec.ns_steps) +
+                            ": the number of Newton–Schulz steps must be "
+                            ">= 0 (5 is Muon's default)");
+    }
+  }
   if (spec.schedule.kind == ScheduleKind::power) {
     if (!std::isfinite(spec.schedule.k0) || spec.schedule.k0 <= 0.0) {
       throw ConfigError("optimizer.schedule.k0",
@@ -95,6 +110,18 @@ void validate(const Problem& p, const OptimizerSpec& spec, const SimulateOptions
     }
   }
 }
+
+// Sets the OpenBLAS thread count for its lifetime and restores the previous one.
+class BlasThreadsGuard {
+ public:
+  explicit BlasThreadsGuard(int threads) : previous_(set_blas_threads(threads)) {}
+  ~BlasThreadsGuard() { set_blas_threads(previous_); }
+  BlasThreadsGuard(const BlasThreadsGuard&) = delete;
+  BlasThreadsGuard& operator=(const BlasThreadsGuard&) = delete;
+
+ private:
+  int previous_;
+};
 
 // How one replica ended.
 struct ReplicaEnd {
@@ -249,6 +276,11 @@ Trajectory run_replicas(const Problem& p, const OptimizerSpec& spec, const Simul
   std::int64_t n_valid = static_cast<std::int64_t>(n_rec);
   std::int64_t first_bad_step = -1, first_bad_replica = -1, n_diverged = 0;
 
+  // Rules that call OpenBLAS run it single-threaded inside the replicas (one replica per core,
+  // and results independent of the thread count); the previous setting is restored on exit.
+  std::optional<BlasThreadsGuard> blas_guard;
+  if constexpr (Rule::uses_blas) blas_guard.emplace(1);
+
   Progress progress(o.progress,
                     static_cast<double>(R) * static_cast<double>(o.record_steps.back()));
   std::atomic<bool> cancel{false};
@@ -335,8 +367,9 @@ Trajectory run_replicas(const Problem& p, const OptimizerSpec& spec, const Simul
     tr.status = RunStatus::diverged;
     tr.message = "replica " + std::to_string(first_bad_replica) + " diverged (detected at step " +
                  std::to_string(first_bad_step) +
-                 ": non-finite residual, or risk or ρ above 1e150; " + std::to_string(n_diverged) +
-                 " of " + std::to_string(R) + " replicas diverged); records up to step " +
+                 ": non-finite residual or update, or risk or ρ above 1e150; " +
+                 std::to_string(n_diverged) + " of " + std::to_string(R) +
+                 " replicas diverged); records up to step " +
                  (n_out > 0 ? std::to_string(o.record_steps[static_cast<std::size_t>(n_out - 1)])
                             : std::string("(none)")) +
                  " are kept. optimizer.lr = " + format_value(spec.lr) +
@@ -355,12 +388,11 @@ Trajectory dispatch_rule(const Problem& p, const OptimizerSpec& spec, const Simu
     case OptimizerKind::signsgd:
       return run_replicas<SignSgdRule, frame>(p, spec, o, record_budget);
     case OptimizerKind::signsvd:
+      return run_replicas<SignSvdRule, frame>(p, spec, o, record_budget);
     case OptimizerKind::muon:
-      break;
+      return run_replicas<MuonRule, frame>(p, spec, o, record_budget);
   }
-  throw Error("optimizer.name = " + std::string(to_string(spec.kind)) +
-              ": the Monte Carlo engine for this optimizer is not available yet (it needs the "
-              "msign kernels of src/linalg); use sgd or signsgd");
+  throw Error("simulate: unknown optimizer kind " + std::to_string(static_cast<int>(spec.kind)));
 }
 
 }  // namespace

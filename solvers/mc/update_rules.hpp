@@ -12,12 +12,18 @@
 //   |                                     | not finite (the engine then stops the replica)      |
 //   | Rule::rotation_equivariant          | true if U(O G) = O U(G) for orthogonal O: the       |
 //   |                                     | engine may then run in K's eigenbasis for any basis |
+//   | Rule::uses_blas                     | true if step() calls OpenBLAS/LAPACK: the engine    |
+//   |                                     | then runs BLAS single-threaded inside its replicas  |
 //
-// step() must not allocate: buffers are members sized in the constructor.
+// A rule is constructed once per replica and holds that replica's optimizer state (e.g. Muon's
+// momentum buffer). step() must not allocate: buffers are members sized in the constructor.
+// A false return means the update could not be formed (non-finite input, or an msign
+// failure); the engine stops the replica and marks the run diverged.
 #pragma once
 
 #include <Eigen/Core>
 
+#include "signdyn/msign.hpp"
 #include "signdyn/optimizer.hpp"
 #include "signdyn/problem.hpp"
 
@@ -27,6 +33,7 @@ namespace signdyn::detail {
 class SgdRule {
  public:
   static constexpr bool rotation_equivariant = true;
+  static constexpr bool uses_blas = false;
 
   SgdRule(const Problem& problem, const OptimizerSpec& spec)
       : inv_batch_(1.0 / static_cast<double>(spec.batch)) {}
@@ -51,6 +58,7 @@ inline double sign_of(double g) {
 class SignSgdRule {
  public:
   static constexpr bool rotation_equivariant = false;
+  static constexpr bool uses_blas = false;
 
   SignSgdRule(const Problem& problem, const OptimizerSpec& spec) : G_(problem.d, problem.m) {}
 
@@ -63,6 +71,81 @@ class SignSgdRule {
 
  private:
   Eigen::MatrixXd G_;  // d×m gradient buffer
+};
+
+/// SignSVD: Δ ← Δ − lr msign(G), the rank-truncated polar factor of G (theory.md §1), by the
+/// cheaper exact route of MsignFactored (rank-B QR path when B < min(d, m), else the SVD of
+/// G). A zero gradient gives no update. Rotation-equivariant: msign(O G) = O msign(G).
+class SignSvdRule {
+ public:
+  static constexpr bool rotation_equivariant = true;
+  static constexpr bool uses_blas = true;
+
+  SignSvdRule(const Problem& problem, const OptimizerSpec& spec)
+      : msign_(problem.d, problem.m, spec.batch), Q_(problem.d, problem.m) {}
+
+  bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
+            const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
+    const MsignResult r = msign_.compute(X, resid, Q_);  // msign(Xᵀ resid) = msign(G)
+    if (r.status == MsignStatus::zero_input) return true;
+    if (!r.ok()) return false;
+    delta -= lr * Q_;
+    return true;
+  }
+
+ private:
+  MsignFactored msign_;
+  Eigen::MatrixXd Q_;  // d×m polar factor
+};
+
+/// Muon: Δ ← Δ − lr NS_k(D/‖D‖_F) with Keller Jordan's quintic Newton–Schulz (k = ns_steps),
+/// D = V ← μV + G (heavy ball) or D = G + μV (Nesterov), V_0 = 0; D = G when μ = 0
+/// (theory.md §1). A zero direction gives no update. Rotation-equivariant: NS_k is an odd
+/// polynomial in G Gᵀ G and the momentum is linear.
+class MuonRule {
+ public:
+  static constexpr bool rotation_equivariant = true;
+  static constexpr bool uses_blas = true;
+
+  MuonRule(const Problem& problem, const OptimizerSpec& spec)
+      : inv_batch_(1.0 / static_cast<double>(spec.batch)),
+        momentum_(spec.momentum),
+        nesterov_(spec.nesterov),
+        newton_schulz_(problem.d, problem.m, NewtonSchulzOptions{spec.ns_steps}),
+        G_(problem.d, problem.m),
+        Q_(problem.d, problem.m) {
+    if (momentum_ != 0.0) V_ = Eigen::MatrixXd::Zero(problem.d, problem.m);
+    if (momentum_ != 0.0 && nesterov_) D_.resize(problem.d, problem.m);
+  }
+
+  bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
+            const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
+    G_.noalias() = inv_batch_ * (X.transpose() * resid);
+    const Eigen::MatrixXd* direction = &G_;
+    if (momentum_ != 0.0) {
+      V_ = momentum_ * V_ + G_;
+      direction = &V_;
+      if (nesterov_) {
+        D_ = G_ + momentum_ * V_;
+        direction = &D_;
+      }
+    }
+    const MsignResult r = newton_schulz_.compute(*direction, Q_);
+    if (r.status == MsignStatus::zero_input) return true;
+    if (!r.ok()) return false;
+    delta -= lr * Q_;
+    return true;
+  }
+
+ private:
+  double inv_batch_;
+  double momentum_;
+  bool nesterov_;
+  MsignNewtonSchulz newton_schulz_;
+  Eigen::MatrixXd G_;  // minibatch gradient (d×m)
+  Eigen::MatrixXd V_;  // momentum buffer (μ ≠ 0)
+  Eigen::MatrixXd D_;  // Nesterov direction G + μV
+  Eigen::MatrixXd Q_;  // NS_k output
 };
 
 }  // namespace signdyn::detail

@@ -151,7 +151,9 @@ TEST(Simulate, ProgressComesFromCallingThreadAndEndsAtOne) {
   for (std::size_t i = 0; i < seen.size(); ++i) {
     EXPECT_GE(seen[i], 0.0);
     EXPECT_LE(seen[i], 1.0);
-    if (i > 0) EXPECT_GE(seen[i], seen[i - 1]);
+    if (i > 0) {
+      EXPECT_GE(seen[i], seen[i - 1]);
+    }
   }
 }
 
