@@ -48,7 +48,7 @@ def numpy_rows(path):
         elif line.startswith("numpy ") and not line.startswith("numpy d"):
             f = line.split()
             rows[(int(f[1]), int(f[3]))] = dict(zip(
-                ("step", "sample", "gemm", "polar", "update"), map(float, f[5:10])))
+                ("step", "sample", "gemm", "polar", "update", "cpu"), map(float, f[5:11])))
     return rows, info
 
 def cpp_medians(path, prefix):
@@ -66,10 +66,11 @@ np1, info = numpy_rows(f"{tmp}/numpy.txt")
 cpp, ctx = cpp_medians(f"{tmp}/cpp.json", "BM_SignSvdStep/")
 print("\n".join(info))
 print(f"# signdyn: OpenBLAS {ctx.get('openblas_config', '?')}, core {ctx.get('openblas_core', '?')}")
-print("\nSingle thread (OPENBLAS_NUM_THREADS=1), median ms per step:")
+print("\nSingle thread (OPENBLAS_NUM_THREADS=1), median ms per step (wall clock; CPU time in the")
+print("last columns, which other processes on a shared machine disturb less):")
 print(f"| d = m | B | numpy step | signdyn step | speed-up | numpy polar | signdyn polar | "
-      f"signdyn sample / gemm / polar / update |")
-print("|---|---|---|---|---|---|---|---|")
+      f"signdyn sample / gemm / polar / update | numpy CPU | signdyn CPU | CPU speed-up |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for (d, batch), n in sorted(np1.items()):
     c = cpp.get((d, batch))
     if c is None:
@@ -77,7 +78,8 @@ for (d, batch), n in sorted(np1.items()):
     step = c["real_time"]
     print(f"| {d} | {batch} | {n['step']:.2f} | {step:.2f} | **{n['step'] / step:.1f}×** | "
           f"{n['polar']:.2f} | {c['polar_ms']:.2f} | {c['sample_ms']:.2f} / {c['gemm_ms']:.2f} / "
-          f"{c['polar_ms']:.2f} / {c['update_ms']:.2f} |")
+          f"{c['polar_ms']:.2f} / {c['update_ms']:.2f} | {n['cpu']:.2f} | {c['cpu_time']:.2f} | "
+          f"{n['cpu'] / c['cpu_time']:.1f}× |")
 if two:
     np2, _ = numpy_rows(f"{tmp}/numpy2.txt")
     cpp2, _ = cpp_medians(f"{tmp}/cpp2.json", "BM_SignSvdStepReplicas/")
