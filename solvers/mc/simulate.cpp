@@ -13,11 +13,11 @@
 #include <exception>
 #include <limits>
 #include <mutex>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "blas.hpp"
 #include "replica_engine.hpp"
 #include "signdyn/error.hpp"
 #include "signdyn/msign.hpp"
@@ -184,7 +184,7 @@ ReplicaEnd run_replica(const Problem& p, const OptimizerSpec& spec, const Simula
 
   if constexpr (frame == Frame::true_basis) {
     sample_initial_residual(p, rng, ws.delta_eig);
-    ws.delta.noalias() = p.O * ws.delta_eig;
+    gemm(false, false, 1.0, p.O, ws.delta_eig, 0.0, ws.delta);  // Δ = O Δ_eig
   } else {
     sample_initial_residual(p, rng, ws.delta);
   }
@@ -196,7 +196,8 @@ ReplicaEnd run_replica(const Problem& p, const OptimizerSpec& spec, const Simula
   std::int64_t reported = 0;  // steps already added to the progress counter
   for (std::int64_t k = 0;; ++k) {
     if (k == steps[next]) {
-      if constexpr (frame == Frame::true_basis) ws.delta_eig.noalias() = p.O.transpose() * ws.delta;
+      if constexpr (frame == Frame::true_basis)
+        gemm(true, false, 1.0, p.O, ws.delta, 0.0, ws.delta_eig);
       const Eigen::MatrixXd& delta_eig = frame == Frame::true_basis ? ws.delta_eig : ws.delta;
       const double risk = risk_eigenbasis(p, delta_eig);
       bool representable = std::isfinite(risk) && risk <= kMaxRecordedValue;
@@ -214,10 +215,10 @@ ReplicaEnd run_replica(const Problem& p, const OptimizerSpec& spec, const Simula
       if (next == steps.size()) break;
     }
     sample_batch_eigenbasis(p, rng, ws.X, ws.E);
-    if constexpr (frame == Frame::true_basis) ws.X_true.noalias() = ws.X * p.O.transpose();
+    if constexpr (frame == Frame::true_basis) gemm(false, true, 1.0, ws.X, p.O, 0.0, ws.X_true);
     const Eigen::MatrixXd& X = frame == Frame::true_basis ? ws.X_true : ws.X;
-    ws.resid.noalias() = X * ws.delta;
-    ws.resid -= ws.E;
+    ws.resid = ws.E;
+    gemm(false, false, 1.0, X, ws.delta, -1.0, ws.resid);  // resid = XΔ − E
     if (!ws.resid.allFinite() ||
         !rule.step(spec.schedule.lr_at(spec.lr, static_cast<double>(k)), X, ws.resid, ws.delta)) {
       end.diverged_step = k;
@@ -276,10 +277,9 @@ Trajectory run_replicas(const Problem& p, const OptimizerSpec& spec, const Simul
   std::int64_t n_valid = static_cast<std::int64_t>(n_rec);
   std::int64_t first_bad_step = -1, first_bad_replica = -1, n_diverged = 0;
 
-  // Rules that call OpenBLAS run it single-threaded inside the replicas (one replica per core,
-  // and results independent of the thread count); the previous setting is restored on exit.
-  std::optional<BlasThreadsGuard> blas_guard;
-  if constexpr (Rule::uses_blas) blas_guard.emplace(1);
+  // OpenBLAS runs single-threaded inside the replicas (one replica per core, and results
+  // independent of the thread count); the previous setting is restored on exit.
+  const BlasThreadsGuard blas_guard(1);
 
   Progress progress(o.progress,
                     static_cast<double>(R) * static_cast<double>(o.record_steps.back()));
@@ -291,10 +291,12 @@ Trajectory run_replicas(const Problem& p, const OptimizerSpec& spec, const Simul
     const std::int64_t r1 = std::min(R, r0 + chunk);
 #pragma omp parallel num_threads(threads)
     {
-      // Eigen parallelises a GEMM only outside an active parallel region and only up to
-      // omp_get_max_threads(); a team of one thread is not active, so cap this thread's
-      // nested team at 1: every product below then runs single-threaded (the setting is
-      // local to this region's implicit task and does not leak out of simulate()).
+      // Eigen parallelises a product only outside an active parallel region, up to
+      // omp_get_max_threads(); a team of one thread (threads = 1) is not active, so an Eigen
+      // GEMM here would still fork a nested team. Capping this thread's nested teams at 1 keeps
+      // every Eigen product single-threaded (checked: Eigen::nbThreads() reads 1 here). The
+      // setting is local to this region's implicit task and does not leak out of simulate().
+      // BLAS calls are single-threaded through blas_guard above.
       omp_set_num_threads(1);
 #pragma omp for schedule(dynamic)
       for (std::int64_t r = r0; r < r1; ++r) {

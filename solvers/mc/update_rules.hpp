@@ -12,17 +12,17 @@
 //   |                                     | not finite (the engine then stops the replica)      |
 //   | Rule::rotation_equivariant          | true if U(O G) = O U(G) for orthogonal O: the       |
 //   |                                     | engine may then run in K's eigenbasis for any basis |
-//   | Rule::uses_blas                     | true if step() calls OpenBLAS/LAPACK: the engine    |
-//   |                                     | then runs BLAS single-threaded inside its replicas  |
 //
-// A rule is constructed once per replica and holds that replica's optimizer state (e.g. Muon's
-// momentum buffer). step() must not allocate: buffers are members sized in the constructor.
-// A false return means the update could not be formed (non-finite input, or an msign
-// failure); the engine stops the replica and marks the run diverged.
+// The engine runs OpenBLAS single-threaded while the rules step, so rules may call BLAS/LAPACK
+// (blas.hpp's gemm, the msign kernels). A rule is constructed once per replica and holds that
+// replica's optimizer state (e.g. Muon's momentum buffer). step() must not allocate: buffers are
+// members sized in the constructor. A false return means the update could not be formed (non-finite
+// input, or an msign failure); the engine stops the replica and marks the run diverged.
 #pragma once
 
 #include <Eigen/Core>
 
+#include "blas.hpp"
 #include "signdyn/msign.hpp"
 #include "signdyn/optimizer.hpp"
 #include "signdyn/problem.hpp"
@@ -33,14 +33,13 @@ namespace signdyn::detail {
 class SgdRule {
  public:
   static constexpr bool rotation_equivariant = true;
-  static constexpr bool uses_blas = false;
 
   SgdRule(const Problem& problem, const OptimizerSpec& spec)
       : inv_batch_(1.0 / static_cast<double>(spec.batch)) {}
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
-    delta.noalias() -= (lr * inv_batch_) * (X.transpose() * resid);  // one GEMM, alpha = −lr/B
+    gemm(true, false, -lr * inv_batch_, X, resid, 1.0, delta);  // Δ −= (lr/B) Xᵀ resid
     return true;
   }
 
@@ -58,13 +57,12 @@ inline double sign_of(double g) {
 class SignSgdRule {
  public:
   static constexpr bool rotation_equivariant = false;
-  static constexpr bool uses_blas = false;
 
   SignSgdRule(const Problem& problem, const OptimizerSpec& spec) : G_(problem.d, problem.m) {}
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
-    G_.noalias() = X.transpose() * resid;  // B·G; the positive factor 1/B does not change signs
+    gemm(true, false, 1.0, X, resid, 0.0, G_);  // B·G; the factor 1/B does not change signs
     delta -= lr * G_.unaryExpr([](double g) { return sign_of(g); });
     return true;
   }
@@ -79,7 +77,6 @@ class SignSgdRule {
 class SignSvdRule {
  public:
   static constexpr bool rotation_equivariant = true;
-  static constexpr bool uses_blas = true;
 
   SignSvdRule(const Problem& problem, const OptimizerSpec& spec)
       : msign_(problem.d, problem.m, spec.batch), Q_(problem.d, problem.m) {}
@@ -105,7 +102,6 @@ class SignSvdRule {
 class MuonRule {
  public:
   static constexpr bool rotation_equivariant = true;
-  static constexpr bool uses_blas = true;
 
   MuonRule(const Problem& problem, const OptimizerSpec& spec)
       : inv_batch_(1.0 / static_cast<double>(spec.batch)),
@@ -120,7 +116,7 @@ class MuonRule {
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
-    G_.noalias() = inv_batch_ * (X.transpose() * resid);
+    gemm(true, false, inv_batch_, X, resid, 0.0, G_);
     const Eigen::MatrixXd* direction = &G_;
     if (momentum_ != 0.0) {
       V_ = momentum_ * V_ + G_;
