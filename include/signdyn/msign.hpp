@@ -76,6 +76,7 @@ int set_blas_threads(int threads);
 /// The reference kernel. rel_tol < 0 selects default_msign_rel_tol(d, m).
 class MsignSvd {
  public:
+  /// Sizes the gesdd/gesvd workspaces for d×m inputs; throws Error unless d, m ≥ 1.
   MsignSvd(Eigen::Index d, Eigen::Index m, double rel_tol = -1.0);
   ~MsignSvd();
   MsignSvd(MsignSvd&&) noexcept;
@@ -85,8 +86,8 @@ class MsignSvd {
   MsignResult compute(const Eigen::Ref<const Eigen::MatrixXd>& G, Eigen::Ref<Eigen::MatrixXd> Q);
   /// All min(d, m) singular values of the last G (descending); zeros after a non-ok status.
   const Eigen::VectorXd& singular_values() const;
-  Eigen::Index rows() const;
-  Eigen::Index cols() const;
+  Eigen::Index rows() const;  // d
+  Eigen::Index cols() const;  // m
 
  private:
   struct Impl;
@@ -99,6 +100,7 @@ class MsignSvd {
 /// pays off for B < min(d, m). rel_tol < 0 selects default_msign_rel_tol(d, m).
 class MsignLowRank {
  public:
+  /// Sizes the QR and core-SVD workspaces for B×d and B×m factors; throws Error unless all ≥ 1.
   MsignLowRank(Eigen::Index d, Eigen::Index m, Eigen::Index batch, double rel_tol = -1.0);
   ~MsignLowRank();
   MsignLowRank(MsignLowRank&&) noexcept;
@@ -110,9 +112,9 @@ class MsignLowRank {
   /// All min(B, d, m) singular values of the last G = (1/B) Xᵀ R (descending); zeros after a
   /// non-ok status.
   const Eigen::VectorXd& singular_values() const;
-  Eigen::Index rows() const;
-  Eigen::Index cols() const;
-  Eigen::Index batch() const;
+  Eigen::Index rows() const;   // d
+  Eigen::Index cols() const;   // m
+  Eigen::Index batch() const;  // B
 
  private:
   struct Impl;
@@ -123,6 +125,7 @@ class MsignLowRank {
 /// B < min(d, m), otherwise G is formed (one GEMM) and MsignSvd runs on it.
 class MsignFactored {
  public:
+  /// Sizes the kernel of the chosen route; throws Error unless d, m, batch ≥ 1.
   MsignFactored(Eigen::Index d, Eigen::Index m, Eigen::Index batch, double rel_tol = -1.0);
   ~MsignFactored();
   MsignFactored(MsignFactored&&) noexcept;
@@ -163,6 +166,7 @@ struct NewtonSchulzOptions {
 /// with d ≤ m it uses XXᵀ (d×d), otherwise XᵀX (m×m). Not the polar factor (see above).
 class MsignNewtonSchulz {
  public:
+  /// Sizes the iterates and the Gram matrix; throws Error for d, m < 1, steps < 0, stop_tol < 0.
   MsignNewtonSchulz(Eigen::Index d, Eigen::Index m, NewtonSchulzOptions options = {});
   ~MsignNewtonSchulz();
   MsignNewtonSchulz(MsignNewtonSchulz&&) noexcept;
@@ -170,6 +174,7 @@ class MsignNewtonSchulz {
 
   /// Q = NS_k(G/‖G‖_F) (d×m); rank is reported as −1.
   MsignResult compute(const Eigen::Ref<const Eigen::MatrixXd>& G, Eigen::Ref<Eigen::MatrixXd> Q);
+  /// The options the kernel was built with.
   const NewtonSchulzOptions& options() const;
 
  private:
@@ -195,6 +200,7 @@ struct MsignBatchOptions {
 /// single kernel run with one BLAS thread, for any thread count. Call from one thread at a time.
 class MsignBatch {
  public:
+  /// Resolves the thread count; per-thread kernels are sized on the first call of each method.
   MsignBatch(Eigen::Index d, Eigen::Index m, MsignBatchOptions options = {});
   ~MsignBatch();
   MsignBatch(MsignBatch&&) noexcept;
@@ -207,6 +213,7 @@ class MsignBatch {
   void compute(MsignMethod method, std::span<const Eigen::MatrixXd> X,
                std::span<const Eigen::MatrixXd> R, std::span<Eigen::MatrixXd> Q,
                std::span<MsignResult> results);
+  /// Number of OpenMP threads (and per-thread kernels) used.
   int threads() const;
 
  private:
