@@ -48,7 +48,7 @@ signdyn::Problem make_bench_problem(Eigen::Index d, Eigen::Index m) {
 
 // One replica of the SignSVD step in K's eigenbasis, with buffers sized once:
 // X ~ N(0, K) (B×d), E = σN (B×m); R = XΔ − E; G = (1/B) XᵀR; Δ ← Δ − η msign(G).
-// B < min(d, m): msign by the low-rank route from (X, R), G never formed.
+// low_rank_pays_off(d, m, B): msign by the low-rank route from (X, R), G never formed.
 // Otherwise: G by one dgemm, msign by MsignSvd (gesdd).
 struct SignSvdStep {
   SignSvdStep(const signdyn::Problem& p, Eigen::Index batch, std::uint64_t stream)
@@ -59,7 +59,7 @@ struct SignSvdStep {
         r(batch, p.m),
         delta(p.d, p.m),
         q(p.d, p.m),
-        low_rank_route(batch < std::min(p.d, p.m)) {
+        low_rank_route(signdyn::low_rank_pays_off(p.d, p.m, batch)) {
     signdyn::sample_initial_residual(p, rng, delta);
     if (low_rank_route) {
       low_rank.emplace_back(p.d, p.m, batch);
@@ -180,7 +180,12 @@ void BM_MsignSvd(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(kernel.compute(in.g, q));
   state.counters["rank"] = static_cast<double>(kernel.compute(in.g, q).rank);
 }
-BENCHMARK(BM_MsignSvd)->Args({512, 32})->Args({512, 1024})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MsignSvd)
+    ->Args({512, 32})
+    ->Args({512, 256})
+    ->Args({512, 448})
+    ->Args({512, 1024})
+    ->Unit(benchmark::kMillisecond);
 
 void BM_MsignLowRank(benchmark::State& state) {
   const Eigen::Index d = state.range(0), batch = state.range(1);
@@ -193,6 +198,8 @@ void BM_MsignLowRank(benchmark::State& state) {
 BENCHMARK(BM_MsignLowRank)
     ->Args({512, 32})
     ->Args({512, 128})
+    ->Args({512, 256})
+    ->Args({512, 448})
     ->Args({2048, 64})
     ->Unit(benchmark::kMillisecond);
 

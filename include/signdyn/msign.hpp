@@ -17,8 +17,9 @@
 //   MsignBatch          many G, or many (X, R)   any of the above, OpenMP over matrices
 //
 // * A minibatch gradient G = (1/B) Xᵀ R with B < min(d, m) has rank ≤ B: use MsignLowRank (or
-//   MsignFactored, which does so automatically). It never forms the SVD of the d×m matrix: at
-//   d = m = 512, B = 32 it takes 0.9 ms against 57 ms for MsignSvd, and agrees to ~1e-16.
+//   MsignFactored, which does so while it is cheaper, B ≤ 0.75·min(d, m). It never forms the SVD of
+//   the d×m matrix: at d = m = 512, B = 32 it takes 0.9 ms against 57 ms for MsignSvd, and agrees
+//   to ~1e-16.
 // * For a full-rank G (B ≥ min(d, m), or Muon momentum buffers) the exact route is MsignSvd
 //   (gesdd: 79 ms at 512×512 on one core; 2 BLAS threads do not speed it up, so use the second
 //   core through MsignBatch over replicas).
@@ -97,7 +98,7 @@ class MsignSvd {
 /// Exact msign of a rank-≤B product G = (1/B) Xᵀ R, X ∈ R^{B×d}, R ∈ R^{B×m}, through thin
 /// Householder QR of Xᵀ and Rᵀ and the SVD of the small core R_x R_rᵀ; the d×m SVD is never
 /// formed. Rank-deficient factors give the exact truncated polar. Any B ≥ 1 is accepted; it
-/// pays off for B < min(d, m). rel_tol < 0 selects default_msign_rel_tol(d, m).
+/// pays off for B ≤ 0.75·min(d, m). rel_tol < 0 selects default_msign_rel_tol(d, m).
 class MsignLowRank {
  public:
   /// Sizes the QR and core-SVD workspaces for B×d and B×m factors; throws Error unless all ≥ 1.
@@ -121,8 +122,13 @@ class MsignLowRank {
   std::unique_ptr<Impl> impl_;
 };
 
+/// True when the low-rank route is the cheaper exact one for G = (1/B) XᵀR: 4B ≤ 3·min(d, m).
+/// Measured at d = m = 512 (bench/README.md): B = 256 low-rank 29 ms vs gesdd 70 ms; B = 448
+/// low-rank 80 ms vs gesdd 73 ms (crossover ≈ 0.8·min(d, m)).
+bool low_rank_pays_off(Eigen::Index d, Eigen::Index m, Eigen::Index batch);
+
 /// Exact msign of G = (1/B) Xᵀ R by the cheaper exact route: MsignLowRank when
-/// B < min(d, m), otherwise G is formed (one GEMM) and MsignSvd runs on it.
+/// low_rank_pays_off(d, m, B), otherwise G is formed (one GEMM) and MsignSvd runs on it.
 class MsignFactored {
  public:
   /// Sizes the kernel of the chosen route; throws Error unless d, m, batch ≥ 1.
@@ -134,7 +140,7 @@ class MsignFactored {
   /// Q = msign(Xᵀ R) (d×m) by the route above.
   MsignResult compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
                       const Eigen::Ref<const Eigen::MatrixXd>& R, Eigen::Ref<Eigen::MatrixXd> Q);
-  /// True when compute() takes the low-rank route (B < min(d, m)).
+  /// True when compute() takes the low-rank route (low_rank_pays_off(d, m, B)).
   bool uses_low_rank() const;
 
  private:
@@ -183,7 +189,7 @@ class MsignNewtonSchulz {
 };
 
 enum class MsignMethod {
-  automatic,      // dense G: svd; factors: low_rank when B < min(d, m), else form G and svd
+  automatic,      // dense G: svd; factors: low_rank if low_rank_pays_off, else form G and svd
   svd,            // MsignSvd (factors: G = (1/B) XᵀR is formed first)
   low_rank,       // MsignLowRank (factored input only)
   newton_schulz,  // MsignNewtonSchulz (factors: G = (1/B) XᵀR is formed first)

@@ -10,9 +10,13 @@
 
 namespace signdyn {
 
+bool low_rank_pays_off(Eigen::Index d, Eigen::Index m, Eigen::Index batch) {
+  return 4 * batch <= 3 * std::min(d, m);
+}
+
 struct MsignFactored::Impl {
   Eigen::Index d, m, batch;
-  std::optional<MsignLowRank> low_rank;  // B < min(d, m)
+  std::optional<MsignLowRank> low_rank;  // low_rank_pays_off(d, m, B)
   std::optional<MsignSvd> svd;           // otherwise, on the formed G
   Eigen::MatrixXd g;
 };
@@ -25,7 +29,7 @@ MsignFactored::MsignFactored(Eigen::Index d, Eigen::Index m, Eigen::Index batch,
   impl_->d = d;
   impl_->m = m;
   impl_->batch = batch;
-  if (batch < std::min(d, m)) {
+  if (low_rank_pays_off(d, m, batch)) {
     impl_->low_rank.emplace(d, m, batch, rel_tol);
   } else {
     impl_->svd.emplace(d, m, rel_tol);

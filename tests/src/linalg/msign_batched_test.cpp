@@ -80,7 +80,7 @@ TEST(MsignBatch, DenseEqualsPerMatrixKernelsForAnyThreadCount) {
   set_blas_threads(previous);
 }
 
-// Same for factored inputs: automatic (low-rank for B < min(d, m), else formed G + SVD) and the
+// Same for factored inputs: automatic (low-rank if it pays off, else formed G + SVD) and the
 // explicit low_rank / svd methods equal MsignFactored / MsignLowRank / MsignSvd on (1/B) XᵀR.
 TEST(MsignBatch, FactoredEqualsPerMatrixKernelsForAnyThreadCount) {
   const int previous = set_blas_threads(1);

@@ -129,14 +129,15 @@ TEST(MsignLowRank, DegenerateFactorsGiveStatus) {
   EXPECT_THROW(kernel.compute(X.leftCols(d - 1), R, Q), Error);
 }
 
-// MsignFactored takes the low-rank route iff B < min(d, m) and equals the exact SVD route in
-// both regimes (rank B below, the full polar factor above).
+// MsignFactored takes the low-rank route iff 4B ≤ 3·min(d, m) and equals the exact SVD route in
+// every regime: rank B via low-rank, rank B < min(d, m) via the SVD, full rank via the SVD.
 TEST(MsignFactored, ChoosesRouteAndEqualsExact) {
-  for (auto [d, m, B] : {std::tuple{40, 30, 8}, std::tuple{40, 30, 30}, std::tuple{24, 36, 50}}) {
+  for (auto [d, m, B] : {std::tuple{40, 30, 8}, std::tuple{40, 30, 26}, std::tuple{40, 30, 30},
+                         std::tuple{24, 36, 50}}) {
     const Eigen::MatrixXd X = test::gaussian(B, d, 13), R = test::gaussian(B, m, 14);
     const Exact ref = exact_msign(X.transpose() * R / B);
     MsignFactored kernel(d, m, B);
-    EXPECT_EQ(kernel.uses_low_rank(), B < std::min(d, m));
+    EXPECT_EQ(kernel.uses_low_rank(), 4 * B <= 3 * std::min(d, m));
     Eigen::MatrixXd Q(d, m);
     const MsignResult r = kernel.compute(X, R, Q);
     ASSERT_EQ(r.status, MsignStatus::ok);
