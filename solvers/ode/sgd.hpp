@@ -11,7 +11,7 @@ Trajectory sgd_exact_map(const Problem& problem, const OptimizerSpec& optimizer,
                          const TheoryOptions& options);
 
 /// Integrates the continuous-time limit dρ_j/dt = −2η(t)λ_j ρ_j + (η(t)²/B) λ_j (Σ_i λ_i ρ_i + σ²)
-/// with Boost.Odeint (adaptive Dormand–Prince, dense output at the record steps).
+/// in log time with the stiff Rosenbrock-W integrator of log_rosenbrock.hpp (dense output).
 Trajectory sgd_ode(const Problem& problem, const OptimizerSpec& optimizer,
                    const TheoryOptions& options);
 

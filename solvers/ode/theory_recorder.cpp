@@ -39,6 +39,20 @@ bool TheoryRecorder::record(std::size_t index, const Eigen::Ref<const Eigen::Vec
   return true;
 }
 
+bool TheoryRecorder::record_values(std::size_t index, double risk, const double* rho_modes) {
+  if (!is_finite_risk(risk)) {
+    stop(RunStatus::diverged, "risk is not finite at step " +
+                                  std::to_string(static_cast<long long>(out_.t(index))) +
+                                  "; lower optimizer.lr (the dynamics are unstable)");
+    return false;
+  }
+  const auto i = static_cast<Eigen::Index>(index);
+  out_.risk(i) = risk;
+  for (Eigen::Index k = 0; k < out_.modes.size(); ++k) out_.rho(i, k) = rho_modes[k];
+  stored_ = index + 1;
+  return true;
+}
+
 void TheoryRecorder::stop(RunStatus status, std::string message) {
   if (out_.status != RunStatus::completed) return;  // keep the first reason
   out_.status = status;

@@ -23,6 +23,10 @@ class TheoryRecorder {
   /// (and marks the run diverged) when the risk is not finite.
   bool record(std::size_t index, const Eigen::Ref<const Eigen::VectorXd>& rho);
 
+  /// Stores a risk and the recorded ρ_j (one per recorded mode, in order) as record `index`,
+  /// for solvers that interpolate only the recorded quantities; same failure rule as record().
+  bool record_values(std::size_t index, double risk, const double* rho_modes);
+
   /// Ends the run early with the given status and message.
   void stop(RunStatus status, std::string message);
 
