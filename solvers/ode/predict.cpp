@@ -2,12 +2,14 @@
 #include <string>
 
 #include "sgd.hpp"
+#include "signsvd.hpp"
 #include "signdyn/dynamics.hpp"
 #include "signdyn/error.hpp"
 
 namespace signdyn {
 
 bool has_theory(const Problem& /*problem*/, const OptimizerSpec& optimizer) {
+  if (optimizer.kind == OptimizerKind::signsvd) return optimizer.momentum == 0.0;  // signsvd.md
   return optimizer.kind == OptimizerKind::sgd;
 }
 
@@ -19,6 +21,8 @@ Trajectory predict(const Problem& problem, const OptimizerSpec& optimizer,
     throw Error("no deterministic dynamics for optimizer '" +
                 std::string(to_string(optimizer.kind)) +
                 "' yet; use run.methods = [\"mc\"] for it");
+  if (optimizer.kind == OptimizerKind::signsvd)
+    return detail::signsvd_predict(problem, optimizer, options);
   switch (options.solver) {
     case TheorySolver::exact_map:
       return detail::sgd_exact_map(problem, optimizer, options);

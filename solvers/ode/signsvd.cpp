@@ -1,0 +1,100 @@
+// SignSVD deterministic dynamics: the row closure of theory.md §4 on precomputed spectral
+// coefficients (docs/theory/signsvd.md §3).
+#include "signsvd.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "signdyn/error.hpp"
+#include "signsvd_coefficients.hpp"
+#include "signsvd_de.hpp"
+
+namespace signdyn::detail {
+namespace {
+
+// Row closure: A_i = ρ_i / √(m (ρ_i + 2R q_i)), q_i = 1/(B s_i²); N_i = n_i/m.
+class SignsvdRowModel final : public StepModel {
+ public:
+  SignsvdRowModel(const Problem& problem, const OptimizerSpec& optimizer, double m_for_s)
+      : lambda_(problem.lambda.array()),
+        sigma2_(problem.sigma * problem.sigma),
+        m_(static_cast<double>(problem.m)) {
+    const double batch = static_cast<double>(optimizer.batch);
+    const SignsvdCoefficients c = signsvd_coefficients(lambda_, batch, m_for_s);
+    // The noise coefficient is the projector's diagonal, rank min(B, m, d), whichever s_i is used.
+    const SignsvdCoefficients cn =
+        std::isinf(m_for_s) ? signsvd_coefficients(lambda_, batch, m_) : c;
+    q_ = 1.0 / (batch * c.s.square());
+    noise_ = cn.n / m_;
+  }
+
+  void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
+                Eigen::ArrayXd& noise) override {
+    const double two_r = (lambda_ * rho).sum() + sigma2_;  // 2R = Σ λ_i ρ_i + σ²
+    // ρ_i + 2R q_i = 0 only when ρ_i = 0 and R = 0: then the drift is 0 too.
+    drift = rho * (m_ * (rho + two_r * q_)).max(1e-300).rsqrt();
+    noise = noise_;
+  }
+
+ private:
+  Eigen::ArrayXd lambda_;
+  double sigma2_, m_;
+  Eigen::ArrayXd q_, noise_;
+};
+
+// Gaussian-row deterministic equivalent (theory-derivations §5), O(d · nodes · iterations).
+class SignsvdDeModel final : public StepModel {
+ public:
+  SignsvdDeModel(const Problem& problem, const OptimizerSpec& optimizer)
+      : solver_(problem.lambda.array(), static_cast<double>(optimizer.batch),
+                static_cast<double>(problem.m), problem.sigma) {}
+
+  void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
+                Eigen::ArrayXd& noise) override {
+    solver_.evaluate(rho, drift, noise);
+  }
+
+ private:
+  SignsvdDeSolver solver_;
+};
+
+void check_inputs(const Problem& problem, const OptimizerSpec& optimizer) {
+  if (optimizer.batch < 1)
+    throw ConfigError("optimizer.batch", "optimizer.batch must be >= 1 for the SignSVD theory");
+  if (optimizer.momentum != 0.0)
+    throw ConfigError("optimizer.momentum",
+                      "the SignSVD theory has no momentum; set optimizer.momentum = 0");
+  if (problem.lambda.size() != problem.d || problem.b.size() != problem.d)
+    throw Error("SignSVD theory: the Problem is inconsistent (sizes of lambda, b and d differ)");
+}
+
+}  // namespace
+
+std::unique_ptr<StepModel> make_signsvd_model(const Problem& problem,
+                                              const OptimizerSpec& optimizer,
+                                              SignsvdClosure closure) {
+  check_inputs(problem, optimizer);
+  switch (closure) {
+    case SignsvdClosure::row:
+      return std::make_unique<SignsvdRowModel>(problem, optimizer, kInfiniteOutputs);
+    case SignsvdClosure::row_finite_m:
+      return std::make_unique<SignsvdRowModel>(problem, optimizer, static_cast<double>(problem.m));
+    case SignsvdClosure::de:
+      return std::make_unique<SignsvdDeModel>(problem, optimizer);
+  }
+  throw Error("SignSVD theory: unknown closure");
+}
+
+Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimizer,
+                           const TheoryOptions& options, SignsvdClosure closure) {
+  auto model = make_signsvd_model(problem, optimizer, closure);
+  switch (options.solver) {
+    case TheorySolver::exact_map:
+      return iterate_step_model(problem, optimizer, options, *model, "expected_map");
+    case TheorySolver::ode:
+      return integrate_step_model(problem, optimizer, options, *model, "ode_dopri5");
+  }
+  throw Error("predict: unknown theory solver");
+}
+
+}  // namespace signdyn::detail

@@ -1,0 +1,232 @@
+// Two-stage deterministic equivalent of the SignSVD drift (theory-derivations.md §5.3–5.4).
+#include "signsvd_de.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "signdyn/error.hpp"
+#include "signsvd_coefficients.hpp"
+
+namespace signdyn::detail {
+namespace {
+
+double max_abs(const std::array<double, 4>& a) {
+  return std::max({std::abs(a[0]), std::abs(a[1]), std::abs(a[2]), std::abs(a[3])});
+}
+
+// Solves the 4×4 system J x = b by Gaussian elimination with partial pivoting.
+std::array<double, 4> solve4(std::array<std::array<double, 4>, 4> J, std::array<double, 4> b) {
+  for (int c = 0; c < 4; ++c) {
+    int p = c;
+    for (int r = c + 1; r < 4; ++r)
+      if (std::abs(J[r][c]) > std::abs(J[p][c])) p = r;
+    std::swap(J[c], J[p]);
+    std::swap(b[c], b[p]);
+    for (int r = c + 1; r < 4; ++r) {
+      const double f = J[r][c] / J[c][c];
+      for (int k = c; k < 4; ++k) J[r][k] -= f * J[c][k];
+      b[r] -= f * b[c];
+    }
+  }
+  std::array<double, 4> x{};
+  for (int r = 3; r >= 0; --r) {
+    double s = b[r];
+    for (int k = r + 1; k < 4; ++k) s -= J[r][k] * x[k];
+    x[r] = s / J[r][r];
+  }
+  return x;
+}
+
+}  // namespace
+
+SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, double m, double sigma)
+    : lambda_(lambda), batch_(batch), m_(m), c_(sigma * sigma / batch) {
+  const double d = static_cast<double>(lambda.size());
+  rank_limited_by_m_ = m < std::min(batch, d);
+  if (!rank_limited_by_m_) {
+    const double kappa = solve_kappa(lambda, std::min(batch, d));
+    leverage_ = kappa > 0.0 ? Eigen::ArrayXd(lambda / (lambda + kappa))
+                            : Eigen::ArrayXd::Ones(lambda.size());
+  }
+}
+
+SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa) const {
+  const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3];
+  double s11 = 0.0, s13 = 0.0, s31 = 0.0, s33 = 0.0;
+  const Eigen::Index d = lambda_.size();
+  for (Eigen::Index j = 0; j < d; ++j) {
+    const double lam = lambda_(j), ell = ell_(j);
+    const double p = kappa - lam * a, q = -ell * cc, r = -lam * t[0], e = -1.0 - ell * t[1];
+    const double inv = 1.0 / (p * e - q * r);
+    s11 += lam * e * inv;
+    s13 -= lam * q * inv;
+    s31 -= ell * r * inv;
+    s33 += ell * p * inv;
+  }
+  const double b22 = c_ * s11 + s13, b24 = s11, b42 = c_ * s31 + s33, b44 = s31;
+  const double m11 = -batch_ - b22, m12 = -b24, m21 = -b42, m22 = -batch_ - b44;
+  const double det = m11 * m22 - m12 * m21;
+  return {batch_ * m22 / det, -batch_ * m12 / det, -batch_ * m21 / det, batch_ * m11 / det};
+}
+
+SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t) const {
+  auto residual = [&](const Scalars& x) {
+    const Scalars f = map(x, kappa);
+    return Scalars{f[0] - x[0], f[1] - x[1], f[2] - x[2], f[3] - x[3]};
+  };
+  // Damped iterations first (Newton from far away can reach a spurious root), then Newton.
+  Scalars res = residual(t);
+  for (int i = 0; i < 20 && max_abs(res) > 1e-6 * (1.0 + max_abs(t)); ++i) {
+    for (int k = 0; k < 4; ++k) t[k] += 0.5 * res[k];
+    res = residual(t);
+  }
+  for (int iter = 0; iter < 30; ++iter) {
+    if (max_abs(res) <= 1e-13 * (1.0 + max_abs(t))) return t;
+    std::array<std::array<double, 4>, 4> J{};
+    for (int k = 0; k < 4; ++k) {
+      Scalars tp = t;
+      const double step = 1e-7 * std::max(1.0, std::abs(t[k]));
+      tp[k] += step;
+      const Scalars rp = residual(tp);
+      for (int r = 0; r < 4; ++r) J[r][k] = (rp[r] - res[r]) / step;
+    }
+    const Scalars delta = solve4(J, {-res[0], -res[1], -res[2], -res[3]});
+    // Backtrack if a full Newton step does not reduce the residual.
+    double scale = 1.0;
+    Scalars next{}, next_res{};
+    for (int bt = 0; bt < 8; ++bt, scale *= 0.5) {
+      for (int k = 0; k < 4; ++k) next[k] = t[k] + scale * delta[k];
+      next_res = residual(next);
+      if (max_abs(next_res) < max_abs(res)) break;
+    }
+    t = next;
+    res = next_res;
+  }
+  if (!(max_abs(res) <= 1e-8 * (1.0 + max_abs(t))))
+    throw Error("SignSVD deterministic equivalent: the fixed point did not converge at κ = " +
+                std::to_string(kappa));
+  return t;
+}
+
+double SignsvdDeSolver::tau(const Scalars& t, double kappa) const {
+  // τ = (1/m) Σ_j V_j, V_j = 1 − κ G11_j.
+  const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3];
+  double sum = 0.0;
+  for (Eigen::Index j = 0; j < lambda_.size(); ++j) {
+    const double lam = lambda_(j), ell = ell_(j);
+    const double p = kappa - lam * a, q = -ell * cc, r = -lam * t[0], e = -1.0 - ell * t[1];
+    sum += 1.0 - kappa * e / (p * e - q * r);
+  }
+  return sum / m_;
+}
+
+void SignsvdDeSolver::resolvents(const Eigen::ArrayXd& rho, double kappa, Eigen::ArrayXd& t_out,
+                                 Eigen::ArrayXd& v_out) {
+  ell_ = lambda_ * rho;
+  Scalars t{-1.0, 0.0, 0.0, -1.0};
+  // Continuation from a large κ down to the requested one.
+  const double top = std::max(kappa, 1e4 * (lambda_.maxCoeff() + 1.0));
+  for (double k = top; k > kappa; k /= 2.0) t = solve(k, t);
+  t = solve(kappa, t);
+  const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3];
+  t_out.resize(lambda_.size());
+  v_out.resize(lambda_.size());
+  for (Eigen::Index j = 0; j < lambda_.size(); ++j) {
+    const double lam = lambda_(j), ell = ell_(j);
+    const double p = kappa - lam * a, q = -ell * cc, r = -lam * t[0], e = -1.0 - ell * t[1];
+    const double det = p * e - q * r;
+    t_out(j) = -r / det;
+    v_out(j) = 1.0 - kappa * e / det;
+  }
+}
+
+void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
+                               Eigen::ArrayXd& noise) {
+  const Eigen::Index d = lambda_.size();
+  ell_ = lambda_ * rho;
+  const double two_r_over_b = (c_ * batch_ + ell_.sum()) / batch_;
+  const Eigen::ArrayXd scale = lambda_ * (ell_ + two_r_over_b);
+
+  // κ_0: 0 unless m < min(B, d), where τ(κ_0) = 1 (τ decreases in κ).
+  double kappa0 = 0.0;
+  if (rank_limited_by_m_) {
+    Scalars t{-1.0, 0.0, 0.0, -1.0};
+    double hi = std::log(1e4 * scale.maxCoeff());
+    for (double k = std::exp(hi); k > std::exp(hi) * 1e-3; k /= 2.0) t = solve(k, t);
+    double lo = hi;
+    Scalars t_lo = t;
+    for (int i = 0; i < 200; ++i) {  // walk down until τ > 1
+      t_lo = solve(std::exp(lo), t_lo);
+      if (tau(t_lo, std::exp(lo)) > 1.0) break;
+      hi = lo;
+      lo -= 0.5;
+    }
+    Scalars t_mid = t_lo;
+    for (int i = 0; i < 100 && hi - lo > 1e-13; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      t_mid = solve(std::exp(mid), t_mid);
+      if (tau(t_mid, std::exp(mid)) > 1.0)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    kappa0 = std::exp(0.5 * (lo + hi));
+  }
+
+  // Nodes κ_k = κ_0 + e^{y_k}, y_k = k h on a fixed lattice (warm starts by k), from the top.
+  const long k_lo = static_cast<long>(std::floor(std::log(1e-9 * scale.minCoeff()) / h_));
+  const long k_hi = static_cast<long>(std::ceil(std::log(1e6 * scale.maxCoeff()) / h_));
+  const std::size_t n = static_cast<std::size_t>(k_hi - k_lo + 1);
+  std::vector<Scalars> ts(n);
+  std::vector<double> u(n), kap(n);
+  Scalars t{-1.0, 0.0, 0.0, -1.0};
+  for (long k = k_hi; k >= k_lo; --k) {
+    const std::size_t i = static_cast<std::size_t>(k - k_lo);
+    kap[i] = kappa0 + std::exp(k * h_);
+    const auto it = warm_.find(k);
+    Scalars start = (it != warm_.end() && k != k_hi) ? it->second : t;
+    if (k == k_hi && it != warm_.end()) start = it->second;
+    t = solve(kap[i], start);
+    ts[i] = t;
+    warm_[k] = t;
+    u[i] = std::sqrt(std::max(0.0, kap[i] * (1.0 - tau(t, kap[i]))));
+  }
+
+  // du/dy by central differences (4th order inside, 2nd order next to the ends).
+  std::vector<double> w(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    double du = 0.0;
+    if (i >= 2 && i + 2 < n)
+      du = (-u[i + 2] + 8 * u[i + 1] - 8 * u[i - 1] + u[i - 2]) / (12 * h_);
+    else if (i >= 1 && i + 1 < n)
+      du = (u[i + 1] - u[i - 1]) / (2 * h_);
+    else if (i == 0)
+      du = (-3 * u[0] + 4 * u[1] - u[2]) / (2 * h_);
+    else
+      du = (3 * u[i] - 4 * u[i - 1] + u[i - 2]) / (2 * h_);
+    w[i] = h_ * du * ((i == 0 || i + 1 == n) ? 0.5 : 1.0);
+  }
+
+  // ∫_0^∞ T_j du ≈ Σ_i w_i T_j(κ_i) + T_j(κ_min) u_min + λ_j/u_max.
+  Eigen::ArrayXd integral = lambda_ / u[n - 1];
+  Eigen::ArrayXd v_low(d);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Scalars& x = ts[i];
+    const double a = c_ * x[0] + x[2], cc = c_ * x[1] + x[3], kappa = kap[i];
+    const double weight = w[i] + (i == 0 ? u[0] : 0.0);
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const double lam = lambda_(j), ell = ell_(j);
+      const double p = kappa - lam * a, q = -ell * cc, r = -lam * x[0], e = -1.0 - ell * x[1];
+      const double det = p * e - q * r;
+      integral(j) += weight * (-r / det);
+      if (i == 0) v_low(j) = 1.0 - kappa * e / det;
+    }
+  }
+  drift = rho * (2.0 / std::numbers::pi) * integral / std::sqrt(m_);
+  noise = (rank_limited_by_m_ ? v_low : leverage_) / m_;
+}
+
+}  // namespace signdyn::detail

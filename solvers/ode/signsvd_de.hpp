@@ -1,0 +1,45 @@
+// Private: the two-stage deterministic equivalent of the SignSVD drift under the Gaussian-row
+// closure (theory-derivations.md §5.2–5.4, docs/theory/signsvd.md §4).
+//
+// Given X, the columns of G are N(0, Σ_L), Σ_L = Σ̂ diag(ρ) Σ̂ + (σ²/B) Σ̂, and
+//   A_j = E⟨Δ_j, M_j⟩/m = (ρ_j/√m) (2/π) ∫_0^∞ T_j(κ(u)) du,  u² = κ (1 − τ(κ)),
+//   T_j(κ) ≍ [Σ̂ (Σ_L + κ)^{-1}]_jj,  V_j(κ) ≍ [Σ_L (Σ_L + κ)^{-1}]_jj,  τ = (1/m) Σ_j V_j,
+// with T_j, V_j from a 4-scalar fixed point per κ (stage 2, the average over X).
+#pragma once
+
+#include <Eigen/Core>
+#include <array>
+#include <map>
+
+namespace signdyn::detail {
+
+/// Solver of the 4-scalar fixed point and the stage-1 quadrature, with warm starts kept between
+/// calls (the state changes little from one call to the next). Cost per call ~ nodes × (a few
+/// fixed-point iterations) × O(d).
+class SignsvdDeSolver {
+ public:
+  SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, double m, double sigma);
+
+  /// Drift A_j = E⟨Δ_j, M_j⟩/m and noise N_j = E‖M_j‖²/m at the Gaussian-row state ρ.
+  void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise);
+
+  /// Outputs of the fixed point at one κ > 0 for the state ρ (for tests): T_j and V_j.
+  void resolvents(const Eigen::ArrayXd& rho, double kappa, Eigen::ArrayXd& t_out,
+                  Eigen::ArrayXd& v_out);
+
+ private:
+  using Scalars = std::array<double, 4>;  // (t22, t24, t42, t44)
+  Scalars map(const Scalars& t, double kappa) const;
+  Scalars solve(double kappa, Scalars start) const;
+  double tau(const Scalars& t, double kappa) const;
+
+  Eigen::ArrayXd lambda_;
+  double batch_, m_, c_;
+  Eigen::ArrayXd ell_;              // λ_j ρ_j of the current state
+  Eigen::ArrayXd leverage_;         // exact noise coefficient when min(B, d) ≤ m
+  bool rank_limited_by_m_ = false;  // m < min(B, d): κ_0 > 0
+  std::map<long, Scalars> warm_;    // fixed-point solutions by lattice index k (y = k h)
+  double h_ = 0.25;                 // lattice step in y = ln(κ − κ_0)
+};
+
+}  // namespace signdyn::detail
