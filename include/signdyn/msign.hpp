@@ -9,17 +9,19 @@
 //
 // Which kernel to use when (measured figures in bench/README.md):
 //
-//   kernel              input                    result                 cost (p = min(d,m))
-//   MsignSvd            G (d×m)                  exact, rank-truncated  ≈ 22·p²·max(d,m) flops,
-//   gesdd MsignLowRank        X (B×d), R (B×m)         exact msign(XᵀR / B)   ≈ 2dmB + O((d+m)B²)
-//   MsignFactored       X, R                     exact; picks one of the two above
-//   MsignNewtonSchulz   G                        approximate (Muon)     k·(4p²·max(d,m) + 2p³)
-//   MsignBatch          many G, or many (X, R)   any of the above, OpenMP over matrices
+// clang-format off
+//   kernel             input                   result                 cost (p = min(d,m), q = max)
+//   MsignSvd           G (d×m)                 exact, rank-truncated  gesdd, ≈ 22·p²·q flops
+//   MsignLowRank       X (B×d), R (B×m)        exact msign(XᵀR / B)   ≈ 2dmB + O((d+m)B²)
+//   MsignFactored      X, R                    exact; picks one of the two above
+//   MsignNewtonSchulz  G                       approximate (Muon)     k·(4p²q + 2p³)
+//   MsignBatch         many G, or many (X, R)  any of the above, OpenMP over matrices
+// clang-format on
 //
-// * A minibatch gradient G = (1/B) Xᵀ R with B < min(d, m) has rank ≤ B: use MsignLowRank (or
-//   MsignFactored, which does so while it is cheaper, B ≤ 0.75·min(d, m). It never forms the SVD of
-//   the d×m matrix: at d = m = 512, B = 32 it takes 0.9 ms against 57 ms for MsignSvd, and agrees
-//   to ~1e-16.
+// * A minibatch gradient G = (1/B) Xᵀ R with B < min(d, m) has rank ≤ B: use MsignLowRank, or
+//   MsignFactored, which does so while it is the cheaper route (B ≤ 0.75·min(d, m)). It never
+//   forms the SVD of the d×m matrix: at d = m = 512, B = 32 it takes 0.9 ms against 57 ms for
+//   MsignSvd, and agrees to ~1e-16.
 // * For a full-rank G (B ≥ min(d, m), or Muon momentum buffers) the exact route is MsignSvd
 //   (gesdd: 79 ms at 512×512 on one core; 2 BLAS threads do not speed it up, so use the second
 //   core through MsignBatch over replicas).
@@ -30,7 +32,8 @@
 //
 // Contract shared by every kernel:
 // * Workspaces are sized in the constructor; compute() does not allocate (MsignBatch sizes a
-//   kernel per thread on the first call of each method).
+//   kernel per thread on the first call of each method). OpenBLAS 0.3.21's own small-matrix
+//   DGEMM kernels may malloc a few hundred bytes inside at some shapes; that is outside signdyn.
 // * Numerical outcomes are a status, never an exception: zero_input (G = 0) and
 //   non_finite_input (NaN or Inf anywhere in the input; LAPACK is not called, since its SVD can
 //   hang on such input) both set Q = 0 and rank = 0. The engine decides what a status means
