@@ -103,6 +103,34 @@ void gemm(bool trans_a, bool trans_b, Eigen::Index rows, Eigen::Index cols, Eige
               beta, c, static_cast<int>(ldc));
 }
 
+ScaledProduct::ScaledProduct(Eigen::Index d, Eigen::Index m) : xs_(kChunk, d), rs_(kChunk, m) {}
+
+double ScaledProduct::compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                              const Eigen::Ref<const Eigen::MatrixXd>& R, double max_x,
+                              double max_r, Eigen::MatrixXd& g) {
+  const Eigen::Index batch = X.rows(), d = X.cols(), m = R.cols();
+  int ex = 0, er = 0;
+  std::frexp(max_x, &ex);
+  std::frexp(max_r, &er);
+  if (std::abs(ex) + std::abs(er) < 900) {
+    // |x·r| < 2^(ex+er) stays far inside the double range: one GEMM, scaled by alpha.
+    const double c = std::ldexp(1.0, -(ex + er));
+    gemm(true, false, d, m, batch, c, X.data(), X.outerStride(), R.data(), R.outerStride(), 0.0,
+         g.data(), d);
+    return c;
+  }
+  // Extreme exponents: scale row chunks exactly by 2^(−ex), 2^(−er) and accumulate.
+  const double sx = std::ldexp(1.0, -ex), sr = std::ldexp(1.0, -er);
+  for (Eigen::Index b0 = 0; b0 < batch; b0 += kChunk) {
+    const Eigen::Index nb = std::min(kChunk, batch - b0);
+    xs_.topRows(nb) = X.middleRows(b0, nb) * sx;
+    rs_.topRows(nb) = R.middleRows(b0, nb) * sr;
+    gemm(true, false, d, m, nb, 1.0, xs_.data(), kChunk, rs_.data(), kChunk, b0 == 0 ? 0.0 : 1.0,
+         g.data(), d);
+  }
+  return sx * sr;  // may under/overflow as a number; only its positivity matters to msign
+}
+
 MsignResult zero_result(MsignStatus status, Eigen::Ref<Eigen::MatrixXd> Q) {
   Q.setZero();
   MsignResult result;

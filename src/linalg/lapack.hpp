@@ -56,6 +56,22 @@ void gemm(bool trans_a, bool trans_b, Eigen::Index rows, Eigen::Index cols, Eige
           double alpha, const double* a, Eigen::Index lda, const double* b, Eigen::Index ldb,
           double beta, double* c, Eigen::Index ldc);
 
+/// Forms g = c·XᵀR (X: B×d, R: B×m, finite, both nonzero) with a power-of-two c > 0 that keeps
+/// every product in range: one dgemm on X, R when their exponents allow it, else a pass over
+/// row chunks scaled into fixed buffers (extreme inputs only). No allocation.
+class ScaledProduct {
+ public:
+  ScaledProduct(Eigen::Index d, Eigen::Index m);
+  /// Writes g (d×m, leading dimension d) and returns c.
+  double compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                 const Eigen::Ref<const Eigen::MatrixXd>& R, double max_x, double max_r,
+                 Eigen::MatrixXd& g);
+
+ private:
+  static constexpr Eigen::Index kChunk = 64;
+  Eigen::MatrixXd xs_, rs_;  // kChunk×d and kChunk×m scaled row chunks
+};
+
 /// Sets Q = 0 and returns a result with the given status and rank 0.
 MsignResult zero_result(MsignStatus status, Eigen::Ref<Eigen::MatrixXd> Q);
 

@@ -55,6 +55,7 @@ struct MsignBatch::Impl {
   std::vector<std::optional<MsignLowRank>> low_rank;
   std::vector<std::optional<MsignFactored>> factored;
   std::vector<Eigen::MatrixXd> g;  // formed gradients (factored input, svd / newton_schulz)
+  std::vector<std::optional<detail::ScaledProduct>> product;
 
   void ensure_svd() {
     for (auto& k : svd)
@@ -76,6 +77,8 @@ struct MsignBatch::Impl {
   void ensure_g() {
     for (auto& x : g)
       if (x.rows() != d || x.cols() != m) x.resize(d, m);
+    for (auto& p : product)
+      if (!p) p.emplace(d, m);
   }
   Eigen::Index k_batch = 0;
 };
@@ -98,6 +101,7 @@ MsignBatch::MsignBatch(Eigen::Index d, Eigen::Index m, MsignBatchOptions options
   impl_->low_rank.resize(t);
   impl_->factored.resize(t);
   impl_->g.resize(t);
+  impl_->product.resize(t);
 }
 MsignBatch::~MsignBatch() = default;
 MsignBatch::MsignBatch(MsignBatch&&) noexcept = default;
@@ -172,7 +176,6 @@ void MsignBatch::compute(MsignMethod method, std::span<const Eigen::MatrixXd> X,
 
   SingleThreadedBlas single;
   const auto count = static_cast<std::ptrdiff_t>(n);
-  const double inv_batch = 1.0 / static_cast<double>(batch);
 #pragma omp parallel for num_threads(w.threads) schedule(dynamic, 1)
   for (std::ptrdiff_t i = 0; i < count; ++i) {
     const auto t = static_cast<std::size_t>(omp_get_thread_num());
@@ -185,9 +188,18 @@ void MsignBatch::compute(MsignMethod method, std::span<const Eigen::MatrixXd> X,
         break;
       case MsignMethod::svd:
       case MsignMethod::newton_schulz: {
+        if (!X[i].allFinite() || !R[i].allFinite()) {
+          results[i] = detail::zero_result(MsignStatus::non_finite_input, Q[i]);
+          break;
+        }
+        const double max_x = X[i].cwiseAbs().maxCoeff(), max_r = R[i].cwiseAbs().maxCoeff();
+        if (max_x == 0.0 || max_r == 0.0) {
+          results[i] = detail::zero_result(MsignStatus::zero_input, Q[i]);
+          break;
+        }
+        // G ∝ XᵀR up to a power of two (both kernels are scale invariant).
         Eigen::MatrixXd& g = w.g[t];
-        detail::gemm(true, false, w.d, w.m, batch, inv_batch, X[i].data(), batch, R[i].data(),
-                     batch, 0.0, g.data(), w.d);
+        w.product[t]->compute(X[i], R[i], max_x, max_r, g);
         results[i] = method == MsignMethod::svd ? w.svd[t]->compute(g, Q[i])
                                                 : w.newton_schulz[t]->compute(g, Q[i]);
         break;

@@ -18,6 +18,7 @@ struct MsignFactored::Impl {
   Eigen::Index d, m, batch;
   std::optional<MsignLowRank> low_rank;  // low_rank_pays_off(d, m, B)
   std::optional<MsignSvd> svd;           // otherwise, on the formed G
+  std::optional<detail::ScaledProduct> product;
   Eigen::MatrixXd g;
 };
 
@@ -33,6 +34,7 @@ MsignFactored::MsignFactored(Eigen::Index d, Eigen::Index m, Eigen::Index batch,
     impl_->low_rank.emplace(d, m, batch, rel_tol);
   } else {
     impl_->svd.emplace(d, m, rel_tol);
+    impl_->product.emplace(d, m);
     impl_->g.resize(d, m);
   }
 }
@@ -57,15 +59,16 @@ MsignResult MsignFactored::compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
     return detail::zero_result(MsignStatus::non_finite_input, Q);
   const double max_x = X.cwiseAbs().maxCoeff(), max_r = R.cwiseAbs().maxCoeff();
   if (max_x == 0.0 || max_r == 0.0) return detail::zero_result(MsignStatus::zero_input, Q);
-  // G ∝ XᵀR with an exact power-of-two scale (msign is scale invariant; no overflow).
-  const double scale = detail::power_of_two_scale(max_x) * detail::power_of_two_scale(max_r);
-  detail::gemm(true, false, w.d, w.m, w.batch, scale, X.data(), X.outerStride(), R.data(),
-               R.outerStride(), 0.0, w.g.data(), w.d);
+  // G ∝ XᵀR with a power-of-two scale (msign is scale invariant; no overflow or underflow).
+  w.product->compute(X, R, max_x, max_r, w.g);
   MsignResult result = w.svd->compute(w.g, Q);
   if (result.ok()) {
-    // As in MsignLowRank: ‖δG‖_F ≤ B·ε·‖X‖‖R‖ from rounding, so a smaller G is zero.
+    // As in MsignLowRank: ‖δG‖_F ≤ B·ε·‖X‖‖R‖ from rounding, so a smaller G is zero. Both sides
+    // in the units of the formed G = 2^(−ex−er)·XᵀR.
+    const double scale_x = detail::power_of_two_scale(max_x);
+    const double scale_r = detail::power_of_two_scale(max_r);
     const double round_off = static_cast<double>(w.batch) * std::numeric_limits<double>::epsilon() *
-                             X.norm() * R.norm() * scale;
+                             (X * scale_x).norm() * (R * scale_r).norm();
     if (!(w.svd->singular_values()(0) > round_off))
       return detail::zero_result(MsignStatus::zero_input, Q);
   }

@@ -147,5 +147,24 @@ TEST(MsignFactored, ChoosesRouteAndEqualsExact) {
   }
 }
 
+// Both routes of MsignFactored are scale invariant across the exponent range: X·1e200, R·1e200
+// (entries of XᵀR near 1e400) and X·1e-200, R·1e-200 give the same Q as X, R (B = 130 forms G
+// from three scaled row chunks).
+TEST(MsignFactored, InvariantUnderExtremeScalingOnBothRoutes) {
+  for (Eigen::Index B : {4, 30, 130}) {
+    const Eigen::Index d = 24, m = 20;
+    const Eigen::MatrixXd X = test::gaussian(B, d, 15), R = test::gaussian(B, m, 16);
+    MsignFactored kernel(d, m, B);
+    Eigen::MatrixXd Q(d, m), Qs(d, m);
+    ASSERT_EQ(kernel.compute(X, R, Q).status, MsignStatus::ok);
+    const Eigen::VectorXd s = (X.transpose() * R).jacobiSvd().singularValues();
+    const double tol = roundoff(d) * s(0) / s(std::min(B, m) - 1);
+    for (double c : {1e200, 1e-200}) {
+      EXPECT_EQ(kernel.compute(c * X, c * R, Qs).status, MsignStatus::ok) << "B = " << B;
+      EXPECT_LE(max_abs_diff(Q, Qs), tol) << "B = " << B << ", c = " << c;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace signdyn
