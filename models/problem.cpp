@@ -72,15 +72,15 @@ Problem make_problem(const ProblemSpec& spec) {
       break;
     case CovarianceKind::from_file:
       if (spec.covariance_file.empty()) {
-        throw ConfigError("problem.covariance.file",
-                          "problem.covariance.file is empty: the from_file covariance needs the "
+        throw ConfigError("problem.covariance.path",
+                          "problem.covariance.path is empty: the from_file covariance needs the "
                           "path of a text file with d eigenvalues");
       }
       p.lambda = eigenvalues_from_file(spec.covariance_file, spec.d);
       break;
   }
   if (spec.normalise_trace) p.lambda = normalise_trace(p.lambda);
-  require_positive_finite(p.lambda, "problem.covariance.normalise_trace", "eigenvalue λ_j, j =",
+  require_positive_finite(p.lambda, "problem.covariance.normalise", "eigenvalue λ_j, j =",
                           "the trace normalisation over- or underflowed; rescale the spectrum");
 
   switch (spec.target) {

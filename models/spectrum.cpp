@@ -36,9 +36,9 @@ Eigen::VectorXd eigenvalues_from_file(const std::string& path, Eigen::Index d) {
   std::ifstream in(path);
   if (!in) {
     throw IoError("cannot open eigenvalue file '" + path +
-                  "' (problem.covariance.file): check the path and its permissions");
+                  "' (problem.covariance.path): check the path and its permissions");
   }
-  const std::string field = "problem.covariance.file";
+  const std::string field = "problem.covariance.path";
   std::vector<double> values;
   std::string line;
   long line_no = 0;

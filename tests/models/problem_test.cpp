@@ -46,7 +46,7 @@ TEST(MakeProblem, RejectsImpossibleSpecsNamingTheField) {
   expect_config_error(s, "problem.target.beta");
   s = {};
   s.covariance = CovarianceKind::from_file;  // no path
-  expect_config_error(s, "problem.covariance.file");
+  expect_config_error(s, "problem.covariance.path");
 }
 
 // make_problem applies the spectrum, target, normalisations and basis of the spec.

@@ -93,7 +93,7 @@ TEST(Spectrum, FromFileRejectsBadFiles) {
       eigenvalues_from_file(f->path(), 3);
       ADD_FAILURE() << "accepted " << f->path();
     } catch (const ConfigError& e) {
-      EXPECT_EQ(e.field(), "problem.covariance.file");
+      EXPECT_EQ(e.field(), "problem.covariance.path");
       EXPECT_NE(std::string(e.what()).find(f->path()), std::string::npos) << e.what();
     }
   }
