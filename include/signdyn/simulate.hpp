@@ -25,7 +25,8 @@ struct SimulateOptions {
 
 /// Runs `replicas` independent runs of the optimizer from W_0 = 0 (a fresh target W* per
 /// replica) and returns the replica mean and standard error of the exact risk and of ρ_j at
-/// the record steps. A replica whose risk becomes non-finite marks the run `diverged`.
+/// the record steps. A replica whose risk (or a recorded ρ_j) becomes non-finite or exceeds
+/// 1e150 marks the run `diverged`; the trajectory then keeps the records every replica reached.
 Trajectory simulate(const Problem& problem, const OptimizerSpec& optimizer,
                     const SimulateOptions& options);
 
