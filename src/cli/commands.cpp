@@ -125,13 +125,13 @@ int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& e
 
   const Problem problem = make_problem(exp.problem);
   if (request.command == "ode" || request.command == "compare") {
-    for (const OptimizerSpec& opt : exp.optimizers)
-      if (!has_theory(problem, opt))
-        throw Error("`signdyn " + request.command +
-                    "` needs deterministic dynamics, which are not "
-                    "implemented yet for optimizer '" +
-                    std::string(to_string(opt.kind)) +
-                    "'; remove it from optimizer.name or use `signdyn simulate`");
+    // Optimizers without dynamics are skipped with a note; with none left there is no job.
+    bool any = false;
+    for (const OptimizerSpec& opt : exp.optimizers) any = any || has_theory(problem, opt);
+    if (!any)
+      throw Error("`signdyn " + request.command +
+                  "` needs deterministic dynamics, which are not implemented yet for " +
+                  "the optimizers in optimizer.name; use `signdyn simulate` for them");
   }
   const std::string out_path =
       request.out_path.empty() ? default_out_path(request) : request.out_path;
@@ -156,6 +156,12 @@ int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& e
   for (const OptimizerSpec& opt : exp.optimizers) {
     Pair pair;
     const std::string name(to_string(opt.kind));
+    if (request.command == "compare" && !has_theory(problem, opt)) {
+      if (verbose)
+        err << "  note: no deterministic dynamics for " << name << " yet; not compared\n";
+      pairs.push_back(pair);
+      continue;
+    }
     if (do_mc) {
       ProgressBar progress(err, "  simulate " + name, bar);
       SimulateOptions so;
@@ -206,7 +212,7 @@ int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& e
       if (tr && tr->status != RunStatus::completed)
         err << "  warning: " << tr->optimizer << " " << tr->method << " " << to_string(tr->status)
             << ": " << tr->message << "\n";
-    if (!verbose) continue;
+    if (!verbose || (!mc && !th)) continue;
     out << "\n" << describe_optimizer(exp.optimizers[k]);
     if (mc)
       out << ": Monte Carlo, " << mc->replicas << " replicas, " << fmt("%.2f s", mc->wall_seconds);

@@ -95,7 +95,11 @@ TEST(ConfigDefaults, DefaultsAreTheDocumentedValues) {
   EXPECT_EQ(e.problem.target, TargetKind::power_law);
   EXPECT_EQ(e.problem.beta, 0.5);
   EXPECT_FALSE(e.problem.normalise_target);
-  ASSERT_EQ(e.optimizers.size(), 1u);
+  ASSERT_EQ(e.optimizers.size(), 3u);
+  EXPECT_EQ(e.optimizers[1].kind, OptimizerKind::signsgd);
+  EXPECT_EQ(e.optimizers[1].lr, 0.003);
+  EXPECT_EQ(e.optimizers[2].kind, OptimizerKind::signsvd);
+  EXPECT_EQ(e.optimizers[2].lr, 0.05);
   const OptimizerSpec& o = e.optimizers[0];
   EXPECT_EQ(o.kind, OptimizerKind::sgd);
   EXPECT_EQ(o.lr, 0.5);

@@ -73,7 +73,7 @@ TEST(ConfigOverrides, LrDotNameSetsOneOptimizer) {
   ASSERT_EQ(e.optimizers.size(), 3u);
   EXPECT_EQ(e.optimizers[0].lr, 0.5);
   EXPECT_EQ(e.optimizers[1].lr, 0.001);
-  EXPECT_EQ(e.optimizers[2].lr, 0.5);
+  EXPECT_EQ(e.optimizers[2].lr, 0.05);  // muon keeps its default-table rate
   // It also completes a file's table that lacked the optimizer.
   const Experiment completed = with(
       {"optimizer.lr.muon=0.02"}, "[optimizer]\nname = [\"sgd\", \"muon\"]\nlr = { sgd = 0.3 }\n");
