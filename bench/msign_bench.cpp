@@ -1,4 +1,5 @@
-// bench/msign_bench.cpp: msign kernels and the full SignSVD step (sampling, GEMMs, polar, update).
+// bench/msign_bench.cpp: msign kernels, Muon's Newton–Schulz (dense and on the B×B core), and the
+// full SignSVD step (sampling, GEMMs, polar, update).
 //
 // Every benchmark sizes its buffers before the timed loop; the loop itself does not allocate.
 // Errors are reported next to times (counter err_vs_svd: max |Q − Q_svd| against MsignSvd).
@@ -212,7 +213,31 @@ void BM_MsignNewtonSchulz(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(kernel.compute(in.g, q));
   state.counters["rel_err_vs_svd"] = (q - in.q_svd).norm() / in.q_svd.norm();
 }
-BENCHMARK(BM_MsignNewtonSchulz)->Args({512, 32})->Args({512, 1024})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MsignNewtonSchulz)
+    ->Args({256, 8})
+    ->Args({512, 32})
+    ->Args({512, 1024})
+    ->Unit(benchmark::kMillisecond);
+
+// The same NS5 from the factors (X, R): on the B×B core when low_rank_pays_off(d, m, B), else
+// G formed and the dense iteration (B = 1024). rel_err_vs_dense: relative Frobenius distance to
+// MsignNewtonSchulz on G (round-off only: the identity NS_k(G) = Q_x NS_k(C) Q_rᵀ is exact).
+void BM_MsignNewtonSchulzFactored(benchmark::State& state) {
+  const Eigen::Index d = state.range(0), batch = state.range(1);
+  KernelInput in(d, batch);
+  MsignNewtonSchulz dense(d, d);
+  Eigen::MatrixXd q_dense(d, d), q(d, d);
+  dense.compute(in.g, q_dense);
+  signdyn::MsignNewtonSchulzFactored kernel(d, d, batch);
+  for (auto _ : state) benchmark::DoNotOptimize(kernel.compute(in.x, in.r, q));
+  state.counters["rel_err_vs_dense"] = (q - q_dense).norm() / q_dense.norm();
+  state.SetLabel(kernel.uses_low_rank() ? "core route" : "dense route");
+}
+BENCHMARK(BM_MsignNewtonSchulzFactored)
+    ->Args({256, 8})
+    ->Args({512, 32})
+    ->Args({512, 1024})
+    ->Unit(benchmark::kMillisecond);
 
 // GEMM backend choice for the shapes of the step: C (d×m) = op(A) op(B) with inner size k.
 // Arg 3 = 0: Eigen (this build's flags, one thread), 1: OpenBLAS cblas_dgemm.

@@ -10,12 +10,13 @@
 // Which kernel to use when (measured figures in bench/README.md):
 //
 // clang-format off
-//   kernel             input                   result                 cost (p = min(d,m), q = max)
-//   MsignSvd           G (d×m)                 exact, rank-truncated  gesdd, ≈ 22·p²·q flops
-//   MsignLowRank       X (B×d), R (B×m)        exact msign(XᵀR / B)   ≈ 2dmB + O((d+m)B²)
-//   MsignFactored      X, R                    exact; picks one of the two above
-//   MsignNewtonSchulz  G                       approximate (Muon)     k·(4p²q + 2p³)
-//   MsignBatch         many G, or many (X, R)  any of the above, OpenMP over matrices
+//   kernel                     input                   result                 cost (p = min(d,m), q = max)
+//   MsignSvd                   G (d×m)                 exact, rank-truncated  gesdd, ≈ 22·p²·q flops
+//   MsignLowRank               X (B×d), R (B×m)        exact msign(XᵀR / B)   ≈ 2dmB + O((d+m)B²)
+//   MsignFactored              X, R                    exact; picks one of the two above
+//   MsignNewtonSchulz          G                       approximate (Muon)     k·(4p²q + 2p³)
+//   MsignNewtonSchulzFactored  X, R                    NS_k(G/‖G‖_F) as above ≈ 2dmB + O((d+m)B²)
+//   MsignBatch                 many G, or many (X, R)  any of the above, OpenMP over matrices
 // clang-format on
 //
 // * A minibatch gradient G = (1/B) Xᵀ R with B < min(d, m) has rank ≤ B: use MsignLowRank, or
@@ -29,6 +30,9 @@
 //   singular values are p^k(σ_i/‖G‖_F), about [0.68, 1.2] for σ_i/‖G‖_F ≳ 1.5e-3 after 5 steps,
 //   and tiny ones are not lifted. With the cubic polynomial and a stop tolerance it converges to
 //   msign(G) (slowly, for ill-conditioned G).
+// * For Muon on a minibatch gradient without momentum, MsignNewtonSchulzFactored runs the same
+//   iteration exactly on the B×B core of G = (1/B) XᵀR (B ≤ 0.75·min(d, m)). A momentum buffer
+//   V ← μV + G accumulates rank, so Muon with μ > 0 needs MsignNewtonSchulz on the dense V.
 //
 // Contract shared by every kernel:
 // * Workspaces are sized in the constructor; compute() does not allocate (MsignBatch sizes a
@@ -191,11 +195,43 @@ class MsignNewtonSchulz {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Muon's NS_k(G/‖G‖_F) for a minibatch gradient G = (1/B) Xᵀ R given by its factors
+/// X ∈ R^{B×d}, R ∈ R^{B×m}. Every Newton–Schulz iterate is an odd polynomial in G, X_k =
+/// G q_k(GᵀG), so with the thin QR factors of MsignLowRank (G = Q_x C Q_rᵀ / B, C = R_x R_rᵀ,
+/// ‖G‖_F = ‖C‖_F / B) it holds exactly that NS_k(G/‖G‖_F) = Q_x NS_k(C/‖C‖_F) Q_rᵀ: the same
+/// iteration, same polynomial and same stop rule, run on the B×B core. When
+/// low_rank_pays_off(d, m, B) it takes that route, O((d+m)B² + dmB) instead of
+/// k·(4p²q + 2p³) (measured: bench/README.md); otherwise it forms G (one GEMM) and runs
+/// MsignNewtonSchulz on it. Both routes equal MsignNewtonSchulz on G to round-off. Status as
+/// MsignFactored: zero_input when ‖XᵀR‖_F is below its rounding bound B·ε·‖X‖_F‖R‖_F.
+class MsignNewtonSchulzFactored {
+ public:
+  /// Sizes the kernel of the chosen route; throws Error for d, m, batch < 1 or bad options.
+  MsignNewtonSchulzFactored(Eigen::Index d, Eigen::Index m, Eigen::Index batch,
+                            NewtonSchulzOptions options = {});
+  ~MsignNewtonSchulzFactored();
+  MsignNewtonSchulzFactored(MsignNewtonSchulzFactored&&) noexcept;
+  MsignNewtonSchulzFactored& operator=(MsignNewtonSchulzFactored&&) noexcept;
+
+  /// Q = NS_k(G/‖G‖_F) (d×m) for G = (1/B) XᵀR (any positive scale of XᵀR gives the same Q).
+  MsignResult compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                      const Eigen::Ref<const Eigen::MatrixXd>& R, Eigen::Ref<Eigen::MatrixXd> Q);
+  /// True when compute() runs on the B×B core (low_rank_pays_off(d, m, B)).
+  bool uses_low_rank() const;
+  /// The options the kernel was built with.
+  const NewtonSchulzOptions& options() const;
+  Eigen::Index batch() const;  // B
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 enum class MsignMethod {
   automatic,      // dense G: svd; factors: low_rank if low_rank_pays_off, else form G and svd
   svd,            // MsignSvd (factors: G = (1/B) XᵀR is formed first)
   low_rank,       // MsignLowRank (factored input only)
-  newton_schulz,  // MsignNewtonSchulz (factors: G = (1/B) XᵀR is formed first)
+  newton_schulz,  // MsignNewtonSchulz (factors: MsignNewtonSchulzFactored, core route if it pays)
 };
 
 struct MsignBatchOptions {
@@ -218,7 +254,8 @@ class MsignBatch {
   /// Q[i] = msign(G[i]) (svd or automatic) or NS_k(G[i]/‖G[i]‖_F) (newton_schulz).
   void compute(MsignMethod method, std::span<const Eigen::MatrixXd> G, std::span<Eigen::MatrixXd> Q,
                std::span<MsignResult> results);
-  /// Q[i] = msign(X[i]ᵀ R[i]) for X[i] ∈ R^{B×d}, R[i] ∈ R^{B×m} (same B for all i).
+  /// Q[i] = msign(X[i]ᵀ R[i]) for X[i] ∈ R^{B×d}, R[i] ∈ R^{B×m} (same B for all i);
+  /// newton_schulz: NS_k of (1/B) X[i]ᵀ R[i] by MsignNewtonSchulzFactored.
   void compute(MsignMethod method, std::span<const Eigen::MatrixXd> X,
                std::span<const Eigen::MatrixXd> R, std::span<Eigen::MatrixXd> Q,
                std::span<MsignResult> results);

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <optional>
 
 #include "blas.hpp"
 #include "signdyn/msign.hpp"
@@ -99,6 +100,13 @@ class SignSvdRule {
 /// D = V ← μV + G (heavy ball) or D = G + μV (Nesterov), V_0 = 0; D = G when μ = 0
 /// (theory.md §1). A zero direction gives no update. Rotation-equivariant: NS_k is an odd
 /// polynomial in G Gᵀ G and the momentum is linear.
+///
+/// μ = 0: D = G = (1/B) Xᵀ resid has rank ≤ B, and NS_k(G/‖G‖_F) = Q_x NS_k(C/‖C‖_F) Q_rᵀ
+/// exactly (MsignNewtonSchulzFactored: thin QR of Xᵀ and residᵀ, the iteration on the B×B core
+/// C), so G is never formed when low_rank_pays_off(d, m, B); a gradient that is zero to its
+/// rounding bound gives no update. μ > 0: the buffer V = Σ_s μ^{t−s} G_s gains up to B in rank
+/// per step (full rank after min(d, m)/B steps), so no factored form of V is both exact and
+/// cheap; V is kept dense and NS_k runs on the d×m matrix (MsignNewtonSchulz).
 class MuonRule {
  public:
   static constexpr bool rotation_equivariant = true;
@@ -107,26 +115,33 @@ class MuonRule {
       : inv_batch_(1.0 / static_cast<double>(spec.batch)),
         momentum_(spec.momentum),
         nesterov_(spec.nesterov),
-        newton_schulz_(problem.d, problem.m, NewtonSchulzOptions{spec.ns_steps}),
-        G_(problem.d, problem.m),
         Q_(problem.d, problem.m) {
-    if (momentum_ != 0.0) V_ = Eigen::MatrixXd::Zero(problem.d, problem.m);
-    if (momentum_ != 0.0 && nesterov_) D_.resize(problem.d, problem.m);
+    const NewtonSchulzOptions options{spec.ns_steps};
+    if (momentum_ == 0.0) {
+      factored_.emplace(problem.d, problem.m, spec.batch, options);
+    } else {
+      newton_schulz_.emplace(problem.d, problem.m, options);
+      G_.resize(problem.d, problem.m);
+      V_ = Eigen::MatrixXd::Zero(problem.d, problem.m);
+      if (nesterov_) D_.resize(problem.d, problem.m);
+    }
   }
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
-    gemm(true, false, inv_batch_, X, resid, 0.0, G_);
-    const Eigen::MatrixXd* direction = &G_;
-    if (momentum_ != 0.0) {
+    MsignResult r;
+    if (factored_) {
+      r = factored_->compute(X, resid, Q_);  // NS_k of (1/B) Xᵀ resid, from its factors
+    } else {
+      gemm(true, false, inv_batch_, X, resid, 0.0, G_);
       V_ = momentum_ * V_ + G_;
-      direction = &V_;
+      const Eigen::MatrixXd* direction = &V_;
       if (nesterov_) {
         D_ = G_ + momentum_ * V_;
         direction = &D_;
       }
+      r = newton_schulz_->compute(*direction, Q_);
     }
-    const MsignResult r = newton_schulz_.compute(*direction, Q_);
     if (r.status == MsignStatus::zero_input) return true;
     if (!r.ok()) return false;
     delta -= lr * Q_;
@@ -137,11 +152,12 @@ class MuonRule {
   double inv_batch_;
   double momentum_;
   bool nesterov_;
-  MsignNewtonSchulz newton_schulz_;
-  Eigen::MatrixXd G_;  // minibatch gradient (d×m)
-  Eigen::MatrixXd V_;  // momentum buffer (μ ≠ 0)
-  Eigen::MatrixXd D_;  // Nesterov direction G + μV
-  Eigen::MatrixXd Q_;  // NS_k output
+  std::optional<MsignNewtonSchulzFactored> factored_;  // μ = 0
+  std::optional<MsignNewtonSchulz> newton_schulz_;     // μ > 0
+  Eigen::MatrixXd G_;                                  // minibatch gradient (d×m, μ > 0)
+  Eigen::MatrixXd V_;                                  // momentum buffer (μ > 0)
+  Eigen::MatrixXd D_;                                  // Nesterov direction G + μV
+  Eigen::MatrixXd Q_;                                  // NS_k output
 };
 
 }  // namespace signdyn::detail

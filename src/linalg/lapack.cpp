@@ -131,6 +131,67 @@ double ScaledProduct::compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
   return sx * sr;  // may under/overflow as a number; only its positivity matters to msign
 }
 
+namespace {
+
+// Workspace length for dgeqrf on rows×batch followed by dorgqr on its first k columns.
+int qr_workspace(Eigen::Index rows, Eigen::Index batch, Eigen::Index k) {
+  std::vector<double> a(1), tau(1);
+  double q1 = 0.0, q2 = 0.0;
+  const int r32 = static_cast<int>(rows);
+  LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, r32, static_cast<int>(batch), a.data(), r32, tau.data(),
+                      &q1, -1);
+  LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, r32, static_cast<int>(k), static_cast<int>(k), a.data(),
+                      r32, tau.data(), &q2, -1);
+  return static_cast<int>(std::max(q1, q2)) + 1;
+}
+
+// Thin QR of the rows×batch matrix in `a`: writes the upper-trapezoidal k×batch factor into
+// `r` and overwrites the first k columns of `a` with the orthonormal factor (k = min(rows, B)).
+void thin_qr(Eigen::MatrixXd& a, Eigen::VectorXd& tau, Eigen::MatrixXd& r,
+             std::vector<double>& work) {
+  const int rows = static_cast<int>(a.rows()), batch = static_cast<int>(a.cols());
+  const int k = static_cast<int>(r.rows());
+  const int lwork = static_cast<int>(work.size());
+  LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, rows, batch, a.data(), rows, tau.data(), work.data(),
+                      lwork);
+  r = a.topRows(k).triangularView<Eigen::Upper>();
+  LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, rows, k, k, a.data(), rows, tau.data(), work.data(), lwork);
+}
+
+}  // namespace
+
+FactorQr::FactorQr(Eigen::Index d, Eigen::Index m, Eigen::Index batch)
+    : kx(std::min(d, batch)),
+      kr(std::min(m, batch)),
+      qx(d, batch),
+      qr(m, batch),
+      core(kx, kr),
+      batch_(batch),
+      tau_x_(kx),
+      tau_r_(kr),
+      rx_(kx, batch),
+      rr_(kr, batch),
+      work_(static_cast<std::size_t>(
+          std::max(qr_workspace(d, batch, kx), qr_workspace(m, batch, kr)))) {}
+
+bool FactorQr::compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                       const Eigen::Ref<const Eigen::MatrixXd>& R, double max_x, double max_r) {
+  scale_x = power_of_two_scale(max_x);
+  scale_r = power_of_two_scale(max_r);
+  qx = X.transpose() * scale_x;
+  qr = R.transpose() * scale_r;
+  norm_x = qx.norm();
+  norm_r = qr.norm();
+  thin_qr(qx, tau_x_, rx_, work_);
+  thin_qr(qr, tau_r_, rr_, work_);
+  gemm(false, true, kx, kr, batch_, 1.0, rx_.data(), kx, rr_.data(), kr, 0.0, core.data(), kx);
+  return core.allFinite();
+}
+
+double FactorQr::round_off() const {
+  return static_cast<double>(batch_) * std::numeric_limits<double>::epsilon() * norm_x * norm_r;
+}
+
 MsignResult zero_result(MsignStatus status, Eigen::Ref<Eigen::MatrixXd> Q) {
   Q.setZero();
   MsignResult result;

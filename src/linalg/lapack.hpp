@@ -72,6 +72,38 @@ class ScaledProduct {
   Eigen::MatrixXd xs_, rs_;  // kChunk×d and kChunk×m scaled row chunks
 };
 
+/// Thin Householder QR of both factors of G ∝ XᵀR (X: B×d, R: B×m), after the exact
+/// power-of-two scalings s_x = power_of_two_scale(max|X|), s_r = power_of_two_scale(max|R|):
+/// s_x Xᵀ = Q_x R_x, s_r Rᵀ = Q_r R_r, and the kx×kr core C = R_x R_rᵀ (kx = min(d, B),
+/// kr = min(m, B)), so that s_x s_r XᵀR = Q_x C Q_rᵀ. Householder QR gives Q_x, Q_r with
+/// orthonormal columns even for rank-deficient factors. Shared by MsignLowRank (SVD of C) and
+/// MsignNewtonSchulzFactored (Newton–Schulz on C). Workspaces are sized in the constructor.
+class FactorQr {
+ public:
+  FactorQr(Eigen::Index d, Eigen::Index m, Eigen::Index batch);
+
+  /// Factors finite X, R with max|X| = max_x > 0 and max|R| = max_r > 0; false if the core
+  /// is not finite.
+  bool compute(const Eigen::Ref<const Eigen::MatrixXd>& X,
+               const Eigen::Ref<const Eigen::MatrixXd>& R, double max_x, double max_r);
+  /// B·ε·‖s_x X‖_F·‖s_r R‖_F: each entry of XᵀR carries a rounding error ≤ B·ε·Σ_b |x_bi r_bj|,
+  /// so a core (or a formed s_x s_r XᵀR) of norm below this is zero to working precision.
+  double round_off() const;
+
+  Eigen::Index kx, kr;                  // columns of Q_x and Q_r
+  Eigen::MatrixXd qx;                   // d×B; its first kx columns hold Q_x after compute()
+  Eigen::MatrixXd qr;                   // m×B; its first kr columns hold Q_r
+  Eigen::MatrixXd core;                 // C = R_x R_rᵀ (kx×kr)
+  double scale_x = 1.0, scale_r = 1.0;  // s_x, s_r
+  double norm_x = 0.0, norm_r = 0.0;    // ‖s_x X‖_F, ‖s_r R‖_F
+
+ private:
+  Eigen::Index batch_;
+  Eigen::VectorXd tau_x_, tau_r_;
+  Eigen::MatrixXd rx_, rr_;  // triangular factors R_x (kx×B), R_r (kr×B)
+  std::vector<double> work_;
+};
+
 /// Sets Q = 0 and returns a result with the given status and rank 0.
 MsignResult zero_result(MsignStatus status, Eigen::Ref<Eigen::MatrixXd> Q);
 

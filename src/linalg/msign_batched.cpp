@@ -54,7 +54,8 @@ struct MsignBatch::Impl {
   std::vector<std::optional<MsignNewtonSchulz>> newton_schulz;
   std::vector<std::optional<MsignLowRank>> low_rank;
   std::vector<std::optional<MsignFactored>> factored;
-  std::vector<Eigen::MatrixXd> g;  // formed gradients (factored input, svd / newton_schulz)
+  std::vector<std::optional<MsignNewtonSchulzFactored>> newton_schulz_factored;
+  std::vector<Eigen::MatrixXd> g;  // formed gradients (factored input, svd)
   std::vector<std::optional<detail::ScaledProduct>> product;
 
   void ensure_svd() {
@@ -73,6 +74,10 @@ struct MsignBatch::Impl {
     for (auto& k : factored)
       if (!k || k_batch != batch) k.emplace(d, m, batch, options.rel_tol);
     k_batch = batch;
+  }
+  void ensure_newton_schulz_factored(Eigen::Index batch) {
+    for (auto& k : newton_schulz_factored)
+      if (!k || k->batch() != batch) k.emplace(d, m, batch, options.newton_schulz);
   }
   void ensure_g() {
     for (auto& x : g)
@@ -100,6 +105,7 @@ MsignBatch::MsignBatch(Eigen::Index d, Eigen::Index m, MsignBatchOptions options
   impl_->newton_schulz.resize(t);
   impl_->low_rank.resize(t);
   impl_->factored.resize(t);
+  impl_->newton_schulz_factored.resize(t);
   impl_->g.resize(t);
   impl_->product.resize(t);
 }
@@ -169,8 +175,7 @@ void MsignBatch::compute(MsignMethod method, std::span<const Eigen::MatrixXd> X,
       w.ensure_g();
       break;
     case MsignMethod::newton_schulz:
-      w.ensure_newton_schulz();
-      w.ensure_g();
+      w.ensure_newton_schulz_factored(batch);
       break;
   }
 
@@ -186,8 +191,10 @@ void MsignBatch::compute(MsignMethod method, std::span<const Eigen::MatrixXd> X,
       case MsignMethod::low_rank:
         results[i] = w.low_rank[t]->compute(X[i], R[i], Q[i]);
         break;
-      case MsignMethod::svd:
-      case MsignMethod::newton_schulz: {
+      case MsignMethod::newton_schulz:
+        results[i] = w.newton_schulz_factored[t]->compute(X[i], R[i], Q[i]);
+        break;
+      case MsignMethod::svd: {
         if (!X[i].allFinite() || !R[i].allFinite()) {
           results[i] = detail::zero_result(MsignStatus::non_finite_input, Q[i]);
           break;
@@ -197,11 +204,10 @@ void MsignBatch::compute(MsignMethod method, std::span<const Eigen::MatrixXd> X,
           results[i] = detail::zero_result(MsignStatus::zero_input, Q[i]);
           break;
         }
-        // G ∝ XᵀR up to a power of two (both kernels are scale invariant).
+        // G ∝ XᵀR up to a power of two (msign is scale invariant).
         Eigen::MatrixXd& g = w.g[t];
         w.product[t]->compute(X[i], R[i], max_x, max_r, g);
-        results[i] = method == MsignMethod::svd ? w.svd[t]->compute(g, Q[i])
-                                                : w.newton_schulz[t]->compute(g, Q[i]);
+        results[i] = w.svd[t]->compute(g, Q[i]);
         break;
       }
     }

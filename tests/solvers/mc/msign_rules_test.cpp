@@ -87,8 +87,10 @@ TEST(SignSvdRule, ZeroGradientGivesNoUpdate) {
   Eigen::MatrixXd delta = Eigen::MatrixXd::Ones(6, 4);
   detail::SignSvdRule signsvd(sized(6, 4), spec_of(OptimizerKind::signsvd, 3));
   detail::MuonRule muon(sized(6, 4), spec_of(OptimizerKind::muon, 3, 0.9));
+  detail::MuonRule muon_plain(sized(6, 4), spec_of(OptimizerKind::muon, 3));
   EXPECT_TRUE(signsvd.step(0.5, b.X, zero, delta));
   EXPECT_TRUE(muon.step(0.5, b.X, zero, delta));
+  EXPECT_TRUE(muon_plain.step(0.5, b.X, zero, delta));
   EXPECT_EQ(delta, Eigen::MatrixXd::Ones(6, 4));
 }
 
@@ -101,6 +103,26 @@ TEST(MuonRule, OneStepEqualsReferenceNewtonSchulz) {
         -0.2 * reference_newton_schulz(b.X.transpose() * b.resid / 4.0, 5);
     detail::MuonRule rule(sized(d, m), spec_of(OptimizerKind::muon, 4));
     ASSERT_TRUE(rule.step(0.2, b.X, b.resid, delta));
+    EXPECT_LT((delta - expected).cwiseAbs().maxCoeff(), 1e-12) << "d = " << d << ", m = " << m;
+  }
+}
+
+// Muon without momentum on the factored route (4B ≤ 3·min(d, m): NS_5 run on the B×B core of
+// G, never formed) equals the literal dense reference NS_5(G/‖G‖_F) to round-off (1e-12), for
+// both orientations, a rank-deficient batch (a repeated sample), and over two steps.
+TEST(MuonRule, FactoredRouteEqualsReferenceNewtonSchulz) {
+  for (auto [d, m] : {std::pair<Eigen::Index, Eigen::Index>{12, 9}, {9, 12}}) {
+    const Eigen::Index B = 3;
+    Batch b1 = random_batch(B, d, m, 21);
+    const Batch b2 = random_batch(B, d, m, 22);
+    b1.X.row(2) = b1.X.row(0);
+    const Eigen::MatrixXd expected =
+        -0.2 * (reference_newton_schulz(b1.X.transpose() * b1.resid / 3.0, 5) +
+                reference_newton_schulz(b2.X.transpose() * b2.resid / 3.0, 5));
+    detail::MuonRule rule(sized(d, m), spec_of(OptimizerKind::muon, B));
+    Eigen::MatrixXd delta = Eigen::MatrixXd::Zero(d, m);
+    ASSERT_TRUE(rule.step(0.2, b1.X, b1.resid, delta));
+    ASSERT_TRUE(rule.step(0.2, b2.X, b2.resid, delta));
     EXPECT_LT((delta - expected).cwiseAbs().maxCoeff(), 1e-12) << "d = " << d << ", m = " << m;
   }
 }
@@ -149,14 +171,17 @@ SimulateOptions run_options(int threads) {
 }
 
 // SignSVD and Muon runs (with OpenBLAS inside the replicas) are bit-identical for 1 and 2
-// threads, and complete with a decreasing risk at a small lr.
+// threads, and complete with a decreasing risk at a small lr. Muon: with momentum and B ≥ min(d,
+// m) (dense NS), and without momentum at B = 4 (NS on the B×B core).
 TEST(MsignRules, EngineRunsAreIdenticalForAnyThreadCount) {
   const Problem p = generic_problem();
   OptimizerSpec signsvd = spec_of(OptimizerKind::signsvd, 4);
   signsvd.lr = 0.01;
   OptimizerSpec muon = spec_of(OptimizerKind::muon, 32, 0.9, true);  // B ≥ min(d, m): full rank
   muon.lr = 0.01;
-  for (const OptimizerSpec& spec : {signsvd, muon}) {
+  OptimizerSpec muon_core = spec_of(OptimizerKind::muon, 4);
+  muon_core.lr = 0.01;
+  for (const OptimizerSpec& spec : {signsvd, muon, muon_core}) {
     const Trajectory one = simulate(p, spec, run_options(1));
     const Trajectory two = simulate(p, spec, run_options(2));
     ASSERT_EQ(one.status, RunStatus::completed) << one.message;

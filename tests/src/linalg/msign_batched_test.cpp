@@ -81,20 +81,25 @@ TEST(MsignBatch, DenseEqualsPerMatrixKernelsForAnyThreadCount) {
 }
 
 // Same for factored inputs: automatic (low-rank if it pays off, else formed G + SVD) and the
-// explicit low_rank / svd methods equal MsignFactored / MsignLowRank / MsignSvd on (1/B) XᵀR.
+// explicit low_rank / svd / newton_schulz methods equal MsignFactored / MsignLowRank / MsignSvd
+// on (1/B) XᵀR / MsignNewtonSchulzFactored.
 TEST(MsignBatch, FactoredEqualsPerMatrixKernelsForAnyThreadCount) {
   const int previous = set_blas_threads(1);
   for (Eigen::Index batch_size : {kB, Eigen::Index{40}}) {
     std::vector<Eigen::MatrixXd> X, R;
     factored_inputs(batch_size, X, R);
-    for (MsignMethod method : {MsignMethod::automatic, MsignMethod::low_rank, MsignMethod::svd}) {
+    for (MsignMethod method : {MsignMethod::automatic, MsignMethod::low_rank, MsignMethod::svd,
+                               MsignMethod::newton_schulz}) {
       std::vector<Eigen::MatrixXd> Q_ref(kCount, Eigen::MatrixXd(kD, kM));
       std::vector<MsignResult> res_ref(kCount);
       MsignFactored factored(kD, kM, batch_size);
       MsignLowRank low_rank(kD, kM, batch_size);
       MsignSvd svd(kD, kM);
+      MsignNewtonSchulzFactored ns(kD, kM, batch_size);
       for (int i = 0; i < kCount; ++i) {
-        if (method == MsignMethod::automatic) {
+        if (method == MsignMethod::newton_schulz) {
+          res_ref[i] = ns.compute(X[i], R[i], Q_ref[i]);
+        } else if (method == MsignMethod::automatic) {
           res_ref[i] = factored.compute(X[i], R[i], Q_ref[i]);
         } else if (method == MsignMethod::low_rank) {
           res_ref[i] = low_rank.compute(X[i], R[i], Q_ref[i]);

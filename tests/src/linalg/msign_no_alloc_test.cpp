@@ -30,12 +30,15 @@ TEST(MsignNoAlloc, ComputeMakesNoAllocationOfItsOwn) {
     MsignLowRank low_rank(d, m, B);
     MsignFactored factored_low(d, m, B), factored_full(d, m, B_full);
     MsignNewtonSchulz ns(d, m);
+    MsignNewtonSchulzFactored ns_core(d, m, B), ns_dense(d, m, B_full);
     const std::vector<std::pair<std::string, std::function<void()>>> kernels = {
         {"MsignSvd", [&] { svd.compute(G, Q); }},
         {"MsignLowRank", [&] { low_rank.compute(X, R, Q); }},
         {"MsignFactored (low-rank)", [&] { factored_low.compute(X, R, Q); }},
         {"MsignFactored (svd)", [&] { factored_full.compute(Xf, Rf, Q); }},
         {"MsignNewtonSchulz", [&] { ns.compute(G, Q); }},
+        {"MsignNewtonSchulzFactored (core)", [&] { ns_core.compute(X, R, Q); }},
+        {"MsignNewtonSchulzFactored (dense)", [&] { ns_dense.compute(Xf, Rf, Q); }},
     };
     for (const auto& [name, run] : kernels) {
       run();
