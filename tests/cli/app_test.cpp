@@ -32,9 +32,9 @@ std::string temp_path(const std::string& name) {
 }
 
 // A small, fast experiment: every test below overrides the default config with these.
-const std::vector<std::string> kSmall = {"--set", "problem.d=12",  "--set", "problem.m=10",
-                                         "--set", "run.steps=60",  "--set", "run.replicas=40",
-                                         "--set", "run.records=12"};
+const std::vector<std::string> kSmall = {"--set", "problem.d=12",   "--set", "problem.m=10",
+                                         "--set", "run.steps=60",   "--set", "run.replicas=40",
+                                         "--set", "run.records=12", "--set", "optimizer.name=sgd"};
 
 std::vector<std::string> with_small(std::vector<std::string> args) {
   args.insert(args.end(), kSmall.begin(), kSmall.end());

@@ -27,7 +27,7 @@ grep -q "problem.d" "$tmp/err" || { echo "FAIL: message does not name problem.d"
 expect 2 "missing config file" -- run "$tmp/nope.toml" --out "$tmp/bad.h5"
 expect 2 "info on a text file" -- info "$tmp/out"
 expect 0 "tiny compare" -- compare --quiet --set problem.d=8 --set problem.m=8 \
-  --set run.steps=20 --set run.replicas=8 --out "$tmp/ok.h5"
+  --set run.steps=20 --set run.replicas=8 --set optimizer.name=sgd --out "$tmp/ok.h5"
 [ -s "$tmp/ok.h5" ] || { echo "FAIL: compare wrote no file"; fail=1; }
 expect 0 "info" -- info "$tmp/ok.h5"
 exit $fail
