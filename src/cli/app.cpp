@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "commands.hpp"
+#include "explore_cli.hpp"
 #include "signdyn/config.hpp"
 #include "signdyn/error.hpp"
 
@@ -89,6 +90,8 @@ int run_app(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->take_all();
   cfg->add_flag("--keys", show_keys, "list every config key with its type, default and range");
 
+  ExploreCommands explore(app);  // sweep, lr-search, phase-diagram, batch-transition
+
   // `--version` works without a subcommand.
   if (std::find(args.begin(), args.end(), "--version") != args.end()) {
     out << kVersionLine << '\n';
@@ -119,6 +122,7 @@ int run_app(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       out << load_config(request.config_path, request.overrides).resolved_toml;
       return kOk;
     }
+    if (const auto code = explore.dispatch(request.threads, request.quiet, out, err)) return *code;
     request.plot = run->parsed() && !no_plot;
     return run_experiment(request, out, err);
   } catch (const ConfigError& e) {
