@@ -159,6 +159,10 @@ inline RosenbrockTableau rosenbrock_tableau(RosenbrockMethod method) {
 //   void observe(const double* y, const double* f, const double* acc, double* value,
 //                double* rate) const;
 //       recorded quantities and their d/dt at the prepared and fully evaluated state
+//   const double* scale_floor() const;   (optional)
+//       per-component floor under |y| in the relative tolerance (e.g. for components that
+//       cross zero): the error of component i is measured against
+//       abs_tol + rel_tol·max(|y_i|, |y_i'|, floor_i)
 //   bool blown_up() const;
 //       at an accepted, prepared state: true when the dynamics have left any sensible range
 //       (e.g. the risk grew by orders of magnitude); the run then ends as `diverged`
@@ -453,6 +457,8 @@ class LogRosenbrock {
       } else {
         const double rtol = opt_.local_safety * opt_.rel_tol;
         const double atol = opt_.local_safety * opt_.abs_tol;
+        const double* floor = nullptr;
+        if constexpr (requires { sys_.scale_floor(); }) floor = sys_.scale_floor();
         const auto err = chunked_reduce<1>(
             n, partials_,
             [&](Eigen::Index b, Eigen::Index e, double* acc) {
@@ -467,7 +473,9 @@ class LogRosenbrock {
                   est += (T.m[j] - T.mhat[j]) * st[j][q];
                 }
                 ys[q] = ynew;
-                const double sc = atol + rtol * std::max(std::abs(y[q]), std::abs(ynew));
+                double mag = std::max(std::abs(y[q]), std::abs(ynew));
+                if (floor != nullptr) mag = std::max(mag, floor[q]);
+                const double sc = atol + rtol * mag;
                 const double ratio = std::abs(est) / sc;
                 if (!(ratio <= emax))  // also catches NaN
                   emax = std::isfinite(ratio) ? ratio : std::numeric_limits<double>::infinity();

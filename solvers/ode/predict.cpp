@@ -2,6 +2,7 @@
 #include <string>
 
 #include "sgd.hpp"
+#include "signsgd.hpp"
 #include "signsvd.hpp"
 #include "signdyn/dynamics.hpp"
 #include "signdyn/error.hpp"
@@ -9,6 +10,7 @@
 namespace signdyn {
 
 bool has_theory(const Problem& /*problem*/, const OptimizerSpec& optimizer) {
+  if (optimizer.kind == OptimizerKind::signsgd) return optimizer.momentum == 0.0;  // signsgd.md
   if (optimizer.kind == OptimizerKind::signsvd) return optimizer.momentum == 0.0;  // signsvd.md
   return optimizer.kind == OptimizerKind::sgd;
 }
@@ -21,6 +23,8 @@ Trajectory predict(const Problem& problem, const OptimizerSpec& optimizer,
     throw Error("no deterministic dynamics for optimizer '" +
                 std::string(to_string(optimizer.kind)) +
                 "' yet; use run.methods = [\"mc\"] for it");
+  if (optimizer.kind == OptimizerKind::signsgd)
+    return detail::signsgd_predict(problem, optimizer, options);
   if (optimizer.kind == OptimizerKind::signsvd)
     return detail::signsvd_predict(problem, optimizer, options);
   switch (options.solver) {

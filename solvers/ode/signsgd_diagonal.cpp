@@ -1,0 +1,265 @@
+// SignSGD in the diagonal basis (docs/theory/signsgd.md §3): Gaussian-mixture law of the
+// entries of each saturating mode, exact mean sign h_B, self-normalisation, and the
+// column-to-column spread of the residual variance S from the top modes; the linear law for
+// the modes whose entries stay in the linear range of h_B.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "quadrature.hpp"
+#include "sign_mean.hpp"
+#include "signdyn/error.hpp"
+#include "signsgd.hpp"
+#include "system_driver.hpp"
+
+namespace signdyn::detail {
+namespace {
+
+// State: for each mixture ("GM") mode a block of 2·Qh values (μ_q then e_q = E_q[Δ²] of the
+// positive half q < Qh of a symmetric mixture), then one ρ_j per linear mode.
+class DiagonalSystem {
+ public:
+  DiagonalSystem(const Problem& p, const OptimizerSpec& o, const Eigen::VectorXi& modes,
+                 const SignSgdClosure& c)
+      : p_(p),
+        o_(o),
+        h_(o.batch),
+        comp_(gauss_hermite_half(c.components)),
+        inner_(gauss_hermite(c.inner_nodes)),
+        sigma2_(p.sigma * p.sigma) {
+    if (c.components < 2 || (c.components & (c.components - 1)) != 0)
+      throw Error("signsgd closure: components must be a power of two >= 2");
+    qh_ = static_cast<int>(comp_.x.size());
+    block_ = 2 * qh_;
+    const Eigen::Index d = p.d;
+    // Order modes by their initial share λ_j b_j² of S; the first env_modes are resolved.
+    std::vector<Eigen::Index> order(d);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) {
+      return p.lambda(a) * p.b(a) * p.b(a) > p.lambda(b) * p.b(b) * p.b(b);
+    });
+    double s0 = sigma2_;
+    for (Eigen::Index j = 0; j < d; ++j) s0 += p.lambda(j) * p.b(j) * p.b(j);
+    const double s_ref = std::max(sigma2_, 1e-3 * s0);
+    env_ = std::min<int>(c.env_modes, static_cast<int>(d));
+    std::vector<char> gm(d, 0);
+    for (int i = 0; i < env_; ++i) gm[order[i]] = 1;
+    for (Eigen::Index j = 0; j < d; ++j)
+      if (static_cast<double>(o.batch) * p.lambda(j) * p.b(j) * p.b(j) >=
+          c.linear_threshold * s_ref)
+        gm[j] = 1;
+    for (int i = 0; i < env_; ++i) gm_modes_.push_back(order[i]);
+    for (Eigen::Index j = 0; j < d; ++j) {
+      if (gm[j] &&
+          std::find(gm_modes_.begin(), gm_modes_.begin() + env_, j) == gm_modes_.begin() + env_)
+        gm_modes_.push_back(j);
+      if (!gm[j]) lin_modes_.push_back(j);
+    }
+    n_gm_ = static_cast<Eigen::Index>(gm_modes_.size());
+    n_ = n_gm_ * block_ + static_cast<Eigen::Index>(lin_modes_.size());
+    weights_.assign(n_, 0.0);
+    for (Eigen::Index g = 0; g < n_gm_; ++g)
+      for (int q = 0; q < qh_; ++q)
+        weights_[g * block_ + qh_ + q] = p.lambda(gm_modes_[g]) * comp_.w[q];
+    for (std::size_t l = 0; l < lin_modes_.size(); ++l)
+      weights_[n_gm_ * block_ + l] = p.lambda(lin_modes_[l]);
+    // Component means μ_q decay to and cross 0: measure their error against 5% of the mode's
+    // initial scale √ρ_j(0) (e_q and ρ_j are positive and use the plain relative tolerance).
+    floor_.assign(n_, 0.0);
+    for (Eigen::Index g = 0; g < n_gm_; ++g)
+      for (int q = 0; q < qh_; ++q) floor_[g * block_ + q] = 0.05 * p.b(gm_modes_[g]);
+    // Where each recorded mode lives.
+    for (Eigen::Index k = 0; k < modes.size(); ++k) {
+      const Eigen::Index j = modes(k) - 1;
+      const auto it = std::find(gm_modes_.begin(), gm_modes_.end(), j);
+      if (it != gm_modes_.end())
+        record_.push_back({true, (it - gm_modes_.begin()) * block_ + qh_});
+      else
+        record_.push_back(
+            {false, n_gm_ * block_ +
+                        (std::find(lin_modes_.begin(), lin_modes_.end(), j) - lin_modes_.begin())});
+    }
+    int combos = 1;
+    for (int i = 0; i < env_; ++i) combos *= qh_;
+    env_s_.resize(combos);
+    env_w_.resize(combos);
+    env_q_.resize(static_cast<std::size_t>(combos) * std::max(env_, 1));
+    for (int e = 0; e < combos; ++e) {
+      int rest = e;
+      double w = 1.0;
+      for (int i = 0; i < env_; ++i) {
+        const int q = rest % qh_;
+        rest /= qh_;
+        env_q_[e * env_ + i] = q;
+        w *= comp_.w[q];
+      }
+      env_w_[e] = w;
+    }
+  }
+
+  Eigen::VectorXd initial_state() const {
+    Eigen::VectorXd y(n_);
+    for (Eigen::Index g = 0; g < n_gm_; ++g) {
+      const double rho0 = p_.b(gm_modes_[g]) * p_.b(gm_modes_[g]);
+      for (int q = 0; q < qh_; ++q) {
+        y(g * block_ + q) = std::sqrt(rho0) * comp_.x[q];  // exact quantisation of N(0, ρ_j(0))
+        y(g * block_ + qh_ + q) = rho0 * comp_.x[q] * comp_.x[q];
+      }
+    }
+    for (std::size_t l = 0; l < lin_modes_.size(); ++l)
+      y(n_gm_ * block_ + static_cast<Eigen::Index>(l)) = p_.b(lin_modes_[l]) * p_.b(lin_modes_[l]);
+    return y;
+  }
+
+  Eigen::Index size() const { return n_; }
+  int rank() const { return 0; }
+  const double* coupling(int) const { return nullptr; }
+  int linear_scalars() const { return 1; }
+  const double* scalar_weights(int) const { return weights_.data(); }
+  int accumulators() const { return 1; }
+  int outputs() const { return 1 + static_cast<int>(record_.size()); }
+
+  bool prepare(double t, const double* y, const double* s) {
+    lr_ = o_.schedule.lr_at(o_.lr, t);
+    S_ = s[0] + sigma2_;  // 2R = Σ λ_j ρ_j + σ²
+    if (!std::isfinite(S_) || S_ <= 0.0) return false;
+    if (S0_ < 0.0) S0_ = S_;
+    // Column environments: S_e = S − Σ_{i<J} λ_i ρ_i + Σ_{i<J} λ_i e_{i,q_i}.
+    double base = S_;
+    for (int i = 0; i < env_; ++i) base -= p_.lambda(gm_modes_[i]) * rho_gm(y, i);
+    phi_ = 0.0;
+    for (std::size_t e = 0; e < env_s_.size(); ++e) {
+      double se = base;
+      for (int i = 0; i < env_; ++i)
+        se += p_.lambda(gm_modes_[i]) * y[i * block_ + qh_ + env_q_[e * env_ + i]];
+      env_s_[e] = std::max(se, 1e-300);
+      phi_ += env_w_[e] / std::sqrt(env_s_[e]);
+    }
+    return true;
+  }
+
+  void evaluate(Eigen::Index begin, Eigen::Index end, const double* y, double* f, float* jd, float*,
+                double* acc) const {
+    const Eigen::Index gm_end = n_gm_ * block_;
+    double dr = 0.0;
+    // Mixture modes: whole blocks (chunks are multiples of the block size).
+    for (Eigen::Index g = begin / block_; g * block_ < std::min(end, gm_end); ++g) {
+      const Eigen::Index j = gm_modes_[g];
+      const double lambda = p_.lambda(j), sl = std::sqrt(lambda);
+      const double rho = rho_gm(y, g);
+      const bool is_env = g < env_;
+      for (int q = 0; q < qh_; ++q) {
+        const double mu = y[g * block_ + q], e2 = y[g * block_ + qh_ + q];
+        const double sd = std::sqrt(std::max(e2 - mu * mu, 0.0));
+        double eh = 0.0, edh = 0.0;
+        for (std::size_t e = 0; e < env_s_.size(); ++e) {
+          double w_env, s_minus;
+          if (is_env) {  // own component fixed: condition the environment on it
+            if (env_q_[e * env_ + g] != q) continue;
+            w_env = env_w_[e] / comp_.w[q];
+            s_minus = env_s_[e] - lambda * e2;
+          } else {
+            w_env = env_w_[e];
+            s_minus = env_s_[e] - lambda * rho;
+          }
+          s_minus = std::max(s_minus, 0.0);
+          double a = 0.0, b = 0.0;
+          for (std::size_t k = 0; k < inner_.x.size(); ++k) {
+            const double delta = mu + sd * inner_.x[k];
+            const double den = lambda * delta * delta + s_minus;
+            const double hv = den > 0.0 ? h_(sl * delta / std::sqrt(den)) : 0.0;
+            a += inner_.w[k] * hv;
+            b += inner_.w[k] * delta * hv;
+          }
+          eh += w_env * a;
+          edh += w_env * b;
+        }
+        const Eigen::Index im = g * block_ + q, ie = im + qh_;
+        if (im >= begin && im < end) {
+          f[im] = -lr_ * eh;
+          if (jd) jd[im] = static_cast<float>(std::abs(mu) > 0.0 ? -lr_ * eh / mu : 0.0);
+        }
+        if (ie >= begin && ie < end) {
+          f[ie] = -2.0 * lr_ * edh + lr_ * lr_;
+          if (jd) jd[ie] = static_cast<float>(e2 > 0.0 ? -2.0 * lr_ * edh / e2 : 0.0);
+          dr += lambda * comp_.w[q] * f[ie];
+        }
+      }
+    }
+    // Linear modes: dρ/dt = −2η h_B'(0) √λ ρ E_e[S_e^{−1/2}] + η².
+    const double rate0 = 2.0 * lr_ * h_.slope0() * phi_;
+    for (Eigen::Index i = std::max(begin, gm_end); i < end; ++i) {
+      const double lambda = p_.lambda(lin_modes_[i - gm_end]);
+      const double r = rate0 * std::sqrt(lambda);
+      f[i] = -r * y[i] + lr_ * lr_;
+      if (jd) jd[i] = static_cast<float>(-r);
+      dr += lambda * f[i];
+    }
+    acc[0] += dr;
+  }
+
+  void observe(const double* y, const double* f, const double* acc, double* value,
+               double* rate) const {
+    value[0] = 0.5 * S_;
+    rate[0] = 0.5 * acc[0];
+    for (std::size_t k = 0; k < record_.size(); ++k) {
+      const auto [gm, pos] = record_[k];
+      if (gm) {
+        double v = 0.0, r = 0.0;
+        for (int q = 0; q < qh_; ++q) {
+          v += comp_.w[q] * y[pos + q];
+          r += comp_.w[q] * f[pos + q];
+        }
+        value[1 + k] = v;
+        rate[1 + k] = r;
+      } else {
+        value[1 + k] = y[pos];
+        rate[1 + k] = f[pos];
+      }
+    }
+  }
+
+  bool blown_up() const { return S_ > 1e6 * std::max(S0_, 1.0); }
+  const double* scale_floor() const { return floor_.data(); }
+
+  Eigen::Index block() const { return block_; }
+
+ private:
+  double rho_gm(const double* y, Eigen::Index g) const {
+    double r = 0.0;
+    for (int q = 0; q < qh_; ++q) r += comp_.w[q] * y[g * block_ + qh_ + q];
+    return r;
+  }
+
+  const Problem& p_;
+  const OptimizerSpec& o_;
+  SignMean h_;
+  GaussRule comp_, inner_;
+  double sigma2_;
+  int qh_ = 0, block_ = 0, env_ = 0;
+  std::vector<Eigen::Index> gm_modes_, lin_modes_;
+  Eigen::Index n_gm_ = 0, n_ = 0;
+  std::vector<double> weights_, floor_;
+  struct Where {
+    bool gm;
+    Eigen::Index pos;
+  };
+  std::vector<Where> record_;
+  std::vector<double> env_s_, env_w_;
+  std::vector<int> env_q_;
+  double lr_ = 0.0, S_ = 0.0, S0_ = -1.0, phi_ = 0.0;
+};
+
+}  // namespace
+
+Trajectory signsgd_diagonal(const Problem& problem, const OptimizerSpec& optimizer,
+                            const TheoryOptions& options, const SignSgdClosure& closure) {
+  DiagonalSystem system(problem, optimizer, options.modes, closure);
+  if (kChunk % system.block() != 0)
+    throw Error("signsgd closure: components too large for the evaluation chunks");
+  return run_system(system, system.initial_state(), problem, optimizer, options);
+}
+
+}  // namespace signdyn::detail
