@@ -239,6 +239,29 @@ BENCHMARK(BM_MsignNewtonSchulzFactored)
     ->Args({512, 1024})
     ->Unit(benchmark::kMillisecond);
 
+// Sampling: N(0, 1) into a d×B matrix (arg 1 = 1: Rng::fill_normal, the block path; 0: a loop
+// of Rng::normal(), the same values one at a time). Counter per_normal (from CPU time).
+void BM_FillNormal(benchmark::State& state) {
+  const Eigen::Index rows = state.range(0), cols = state.range(1);
+  const bool block = state.range(2) == 1;
+  signdyn::Rng rng(4, 0);
+  Eigen::MatrixXd a(rows, cols);
+  for (auto _ : state) {
+    if (block) {
+      rng.fill_normal(a);
+    } else {
+      for (Eigen::Index i = 0; i < a.size(); ++i) a.data()[i] = rng.normal();
+    }
+    benchmark::DoNotOptimize(a.data());
+  }
+  // Seconds per normal, printed with an SI prefix (e.g. 9.5n = 9.5 ns).
+  state.counters["per_normal"] = benchmark::Counter(
+      static_cast<double>(a.size()),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.SetLabel(block ? "fill_normal" : "normal() loop");
+}
+BENCHMARK(BM_FillNormal)->Args({512, 64, 1})->Args({512, 64, 0})->Unit(benchmark::kMicrosecond);
+
 // GEMM backend choice for the shapes of the step: C (d×m) = op(A) op(B) with inner size k.
 // Arg 3 = 0: Eigen (this build's flags, one thread), 1: OpenBLAS cblas_dgemm.
 void BM_Gemm(benchmark::State& state) {

@@ -21,8 +21,8 @@ namespace signdyn {
 /// fill_normal(A) writes exactly the values that A.size() calls of normal() would return, in
 /// column-major order, and leaves the stream in the same state, so calls of the two (and of
 /// uniform()) may be interleaved freely. It generates whole Philox blocks and runs Box–Muller
-/// over arrays (vectorised): measured 8.6 ns per normal against 19 ns for normal() in a loop
-/// and 22–36 ns for the former libm-based fill (numpy's ziggurat: 9.4–11 ns; bench/README.md).
+/// over arrays (vectorised): 8.8–9.4 ns per normal, against 20–24 ns for normal() one at a time
+/// and 23–25 ns for the former libm-based fill (numpy's ziggurat: 9.4–11 ns; bench/README.md).
 class Rng {
  public:
   Rng(std::uint64_t seed, std::uint64_t stream);

@@ -6,8 +6,9 @@
 // √ and integer bit operations, and this file is compiled with -ffp-contract=off (no fused
 // multiply-add), so every draw is the same on every platform, compiler and vector width; the
 // scalar normal() and the block fill_normal() run the same functions and give the same stream.
-// Being branch-free loops of plain arithmetic, the block path vectorises (measured in
-// bench/README.md: 22–36 ns → 8.6 ns per normal, from glibc's log and sin/cos to these).
+// Being branch-free loops of plain arithmetic, the block path vectorises: 23–25 ns → 9 ns per
+// normal (bench/README.md). Box–Muller alone costs 4.5 ns per normal here, as fast as glibc's
+// libmvec (4.7 ns, which needs -ffast-math and differs from scalar libm in the last bits).
 #include "signdyn/rng.hpp"
 
 #include <Random123/philox.h>
