@@ -1,6 +1,7 @@
 // Dispatch from an optimizer to its deterministic dynamics (see signdyn/dynamics.hpp).
 #include <string>
 
+#include "muon.hpp"
 #include "sgd.hpp"
 #include "signsgd.hpp"
 #include "signsvd.hpp"
@@ -12,6 +13,8 @@ namespace signdyn {
 bool has_theory(const Problem& /*problem*/, const OptimizerSpec& optimizer) {
   if (optimizer.kind == OptimizerKind::signsgd) return optimizer.momentum == 0.0;  // signsgd.md
   if (optimizer.kind == OptimizerKind::signsvd) return optimizer.momentum == 0.0;  // signsvd.md
+  if (optimizer.kind == OptimizerKind::muon)  // signsvd.md §5: no momentum yet
+    return optimizer.momentum == 0.0 && optimizer.ns_steps >= 1;
   return optimizer.kind == OptimizerKind::sgd;
 }
 
@@ -27,6 +30,8 @@ Trajectory predict(const Problem& problem, const OptimizerSpec& optimizer,
     return detail::signsgd_predict(problem, optimizer, options);
   if (optimizer.kind == OptimizerKind::signsvd)
     return detail::signsvd_predict(problem, optimizer, options);
+  if (optimizer.kind == OptimizerKind::muon)
+    return detail::muon_predict(problem, optimizer, options);
   switch (options.solver) {
     case TheorySolver::exact_map:
       return detail::sgd_exact_map(problem, optimizer, options);

@@ -9,35 +9,13 @@
 
 #include "signdyn/error.hpp"
 #include "signsvd_coefficients.hpp"
+#include "signsvd_de_map.hpp"
 
 namespace signdyn::detail {
 namespace {
 
 double max_abs(const std::array<double, 4>& a) {
   return std::max({std::abs(a[0]), std::abs(a[1]), std::abs(a[2]), std::abs(a[3])});
-}
-
-// Solves the 4×4 system J x = b by Gaussian elimination with partial pivoting.
-std::array<double, 4> solve4(std::array<std::array<double, 4>, 4> J, std::array<double, 4> b) {
-  for (int c = 0; c < 4; ++c) {
-    int p = c;
-    for (int r = c + 1; r < 4; ++r)
-      if (std::abs(J[r][c]) > std::abs(J[p][c])) p = r;
-    std::swap(J[c], J[p]);
-    std::swap(b[c], b[p]);
-    for (int r = c + 1; r < 4; ++r) {
-      const double f = J[r][c] / J[c][c];
-      for (int k = c; k < 4; ++k) J[r][k] -= f * J[c][k];
-      b[r] -= f * b[c];
-    }
-  }
-  std::array<double, 4> x{};
-  for (int r = 3; r >= 0; --r) {
-    double s = b[r];
-    for (int k = r + 1; k < 4; ++k) s -= J[r][k] * x[k];
-    x[r] = s / J[r][r];
-  }
-  return x;
 }
 
 }  // namespace
@@ -54,22 +32,7 @@ SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, dou
 }
 
 SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa) const {
-  const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3];
-  double s11 = 0.0, s13 = 0.0, s31 = 0.0, s33 = 0.0;
-  const Eigen::Index d = lambda_.size();
-  for (Eigen::Index j = 0; j < d; ++j) {
-    const double lam = lambda_(j), ell = ell_(j);
-    const double p = kappa - lam * a, q = -ell * cc, r = -lam * t[0], e = -1.0 - ell * t[1];
-    const double inv = 1.0 / (p * e - q * r);
-    s11 += lam * e * inv;
-    s13 -= lam * q * inv;
-    s31 -= ell * r * inv;
-    s33 += ell * p * inv;
-  }
-  const double b22 = c_ * s11 + s13, b24 = s11, b42 = c_ * s31 + s33, b44 = s31;
-  const double m11 = -batch_ - b22, m12 = -b24, m21 = -b42, m22 = -batch_ - b44;
-  const double det = m11 * m22 - m12 * m21;
-  return {batch_ * m22 / det, -batch_ * m12 / det, -batch_ * m21 / det, batch_ * m11 / det};
+  return DeMap<double>{lambda_, ell_, c_, batch_}(t, kappa);
 }
 
 SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t) const {
@@ -83,6 +46,8 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t) const {
     for (int k = 0; k < 4; ++k) t[k] += 0.5 * res[k];
     res = residual(t);
   }
+  // Newton until the residual reaches round-off level or stops decreasing (at small κ the
+  // scalars grow like 1/κ and round-off limits the attainable relative residual).
   for (int iter = 0; iter < 30; ++iter) {
     if (max_abs(res) <= 1e-13 * (1.0 + max_abs(t))) return t;
     std::array<std::array<double, 4>, 4> J{};
@@ -93,34 +58,34 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t) const {
       const Scalars rp = residual(tp);
       for (int r = 0; r < 4; ++r) J[r][k] = (rp[r] - res[r]) / step;
     }
-    const Scalars delta = solve4(J, {-res[0], -res[1], -res[2], -res[3]});
+    const Scalars delta = solve_small<double, 4>(J, {-res[0], -res[1], -res[2], -res[3]});
     // Backtrack if a full Newton step does not reduce the residual.
     double scale = 1.0;
     Scalars next{}, next_res{};
+    bool improved = false;
     for (int bt = 0; bt < 8; ++bt, scale *= 0.5) {
       for (int k = 0; k < 4; ++k) next[k] = t[k] + scale * delta[k];
       next_res = residual(next);
-      if (max_abs(next_res) < max_abs(res)) break;
+      if (max_abs(next_res) < max_abs(res)) {
+        improved = true;
+        break;
+      }
     }
+    if (!improved) break;
+    const bool stagnating = max_abs(next_res) > 0.5 * max_abs(res);
     t = next;
     res = next_res;
+    if (stagnating && max_abs(res) <= 1e-9 * (1.0 + max_abs(t))) break;
   }
-  if (!(max_abs(res) <= 1e-8 * (1.0 + max_abs(t))))
+  if (!(max_abs(res) <= 1e-6 * (1.0 + max_abs(t))))
     throw Error("SignSVD deterministic equivalent: the fixed point did not converge at κ = " +
-                std::to_string(kappa));
+                std::to_string(kappa) + " (residual " + std::to_string(max_abs(res)) +
+                "); report this case");
   return t;
 }
 
 double SignsvdDeSolver::tau(const Scalars& t, double kappa) const {
-  // τ = (1/m) Σ_j V_j, V_j = 1 − κ G11_j.
-  const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3];
-  double sum = 0.0;
-  for (Eigen::Index j = 0; j < lambda_.size(); ++j) {
-    const double lam = lambda_(j), ell = ell_(j);
-    const double p = kappa - lam * a, q = -ell * cc, r = -lam * t[0], e = -1.0 - ell * t[1];
-    sum += 1.0 - kappa * e / (p * e - q * r);
-  }
-  return sum / m_;
+  return DeMap<double>{lambda_, ell_, c_, batch_}.tau(t, kappa, m_);
 }
 
 void SignsvdDeSolver::resolvents(const Eigen::ArrayXd& rho, double kappa, Eigen::ArrayXd& t_out,
@@ -192,7 +157,8 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     t = solve(kap[i], start);
     ts[i] = t;
     warm_[k] = t;
-    u[i] = std::sqrt(std::max(0.0, kap[i] * (1.0 - tau(t, kap[i]))));
+    u[i] = std::sqrt(std::max(
+        0.0, kap[i] * DeMap<double>{lambda_, ell_, c_, batch_}.one_minus_tau(t, kap[i], m_)));
   }
 
   // du/dy by central differences (4th order inside, 2nd order next to the ends).

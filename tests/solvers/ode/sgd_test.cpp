@@ -127,6 +127,7 @@ TEST(Predict, RefusesOptimizerWithoutTheory) {
   const Problem p = make_test_problem(8, 0.5, 0.5, 0.5);
   OptimizerSpec opt;
   opt.kind = OptimizerKind::muon;
+  opt.momentum = 0.9;  // Muon has a theory without momentum only (docs/theory/signsvd.md §5)
   EXPECT_FALSE(has_theory(p, opt));
   EXPECT_THROW(predict(p, opt, options_for(10, 5, 8, TheorySolver::exact_map)), Error);
 }

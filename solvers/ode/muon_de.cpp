@@ -1,0 +1,281 @@
+// Deterministic equivalent of the Muon drift and second moment by Stieltjes inversion of the
+// SignSVD fixed point at complex κ (docs/theory/signsvd.md §5).
+#include "muon_de.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "signdyn/error.hpp"
+#include "signsvd_coefficients.hpp"
+#include "signsvd_de_map.hpp"
+
+namespace signdyn::detail {
+namespace {
+
+double max_abs(const std::array<std::complex<double>, 5>& a) {
+  double m = 0.0;
+  for (const auto& x : a) m = std::max(m, std::abs(x));
+  return m;
+}
+
+}  // namespace
+
+double MuonPolynomial::operator()(double s) const {
+  if (steps == 0) return s > 0.0 ? 1.0 : 0.0;
+  for (int i = 0; i < steps; ++i) {
+    const double s2 = s * s;
+    s = s * (a + s2 * (b + c * s2));
+  }
+  return s;
+}
+
+MuonDeSolver::MuonDeSolver(const Eigen::ArrayXd& lambda, double batch, double m, double sigma,
+                           MuonPolynomial phi, MuonDeOptions options)
+    : lambda_(lambda),
+      batch_(batch),
+      m_(m),
+      c_(sigma * sigma / batch),
+      trace_k_(lambda.sum()),
+      phi_(phi),
+      options_(options) {
+  const double d = static_cast<double>(lambda.size());
+  if (m >= std::min(batch, d)) {  // E‖msign(G)_j‖² = leverage (B < d) or 1 (theory.md §4)
+    const double kappa = solve_kappa(lambda, std::min(batch, d));
+    exact_mass_ = kappa > 0.0 ? Eigen::ArrayXd(lambda / (lambda + kappa))
+                              : Eigen::ArrayXd::Ones(lambda.size());
+  }
+  if (!(options.step > 0.0) || !(options.smoothing > 0.0) || !(options.range > 0.0) ||
+      options.sub_points < 1)
+    throw Error("MuonDeSolver: grid options must be positive");
+}
+
+int MuonDeSolver::ladder_levels() const {
+  return std::max(
+      1, static_cast<int>(std::lround(std::log2(options_.ladder_top / options_.smoothing))));
+}
+
+std::array<std::complex<double>, 5> MuonDeSolver::residual(const Unknowns& u, C zeta) const {
+  const DeMap<C> map{lambda_, ell_, c_, batch_};
+  const std::array<C, 4> t{u[0], u[1], u[2], u[3]};
+  const std::array<C, 4> f = map(t, u[4]);
+  const C z = u[4] * map.one_minus_tau(t, u[4], m_);
+  return {f[0] - t[0], f[1] - t[1], f[2] - t[2], f[3] - t[3], (z - zeta) / std::abs(zeta)};
+}
+
+MuonDeSolver::Unknowns MuonDeSolver::solve(C zeta, Unknowns u, Jacobian& J, bool& have_j) const {
+  std::array<C, 5> res = residual(u, zeta);
+  bool fresh = false;  // J was computed at the current iterate's neighbourhood in this call
+  for (int iter = 0; iter < 40; ++iter) {
+    if (max_abs(res) <= 1e-10 * (1.0 + max_abs(u))) return u;
+    if (!have_j) {
+      // The residual is holomorphic in u: a real finite-difference step gives the complex
+      // derivative.
+      for (std::size_t k = 0; k < 5; ++k) {
+        Unknowns up = u;
+        const double step = 1e-7 * std::max(1.0, std::abs(u[k]));
+        up[k] += step;
+        const std::array<C, 5> rp = residual(up, zeta);
+        for (std::size_t r = 0; r < 5; ++r) J[r][k] = (rp[r] - res[r]) / step;
+      }
+      have_j = true;
+      fresh = true;
+    }
+    std::array<C, 5> minus_res{};
+    for (std::size_t r = 0; r < 5; ++r) minus_res[r] = -res[r];
+    const std::array<C, 5> delta = solve_small<C, 5>(J, minus_res);
+    Unknowns next{};
+    for (std::size_t k = 0; k < 5; ++k) next[k] = u[k] + delta[k];
+    std::array<C, 5> next_res = residual(next, zeta);
+    if (max_abs(next_res) < 0.5 * max_abs(res)) {  // a (chord) step that works: keep J
+      u = next;
+      res = next_res;
+      continue;
+    }
+    if (!fresh) {  // an old Jacobian (from a neighbouring state): refresh it and retry
+      have_j = false;
+      continue;
+    }
+    // A fresh Jacobian that does not halve the residual: backtrack along the Newton direction.
+    double scale = 0.5;
+    bool improved = false;
+    for (int bt = 0; bt < 12; ++bt, scale *= 0.5) {
+      for (std::size_t k = 0; k < 5; ++k) next[k] = u[k] + scale * delta[k];
+      next_res = residual(next, zeta);
+      if (max_abs(next_res) < max_abs(res)) {
+        improved = true;
+        break;
+      }
+    }
+    if (!improved) break;
+    u = next;
+    res = next_res;
+    have_j = false;
+    fresh = false;
+  }
+  // Near the hard edge (κ, ζ → 0 with rank W = m = d) round-off limits the attainable residual
+  // to ~1e-5; a relative residual of 1e-4 moves ζ by 1e-4 x, far below the grid step.
+  if (!(max_abs(res) <= 1e-4 * (1.0 + max_abs(u))))
+    throw Error("Muon deterministic equivalent: no convergence at ζ = " +
+                std::to_string(zeta.real()) + (zeta.imag() < 0 ? " - " : " + ") +
+                std::to_string(std::abs(zeta.imag())) + "i; report this case");
+  return u;
+}
+
+void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
+                            Eigen::ArrayXd& noise) {
+  const Eigen::Index d = lambda_.size();
+  const double h = options_.step;
+  ell_ = lambda_ * rho;
+  // tr W = E tr Σ_L = (1 + 1/B) Σ λ²ρ + tr K (Σ λρ + σ²)/B (exact; W = GGᵀ/m, ‖G‖_F² = m tr W).
+  const double two_r = ell_.sum() + c_ * batch_;
+  const double trace_w = (1.0 + 1.0 / batch_) * (lambda_ * ell_).sum() + trace_k_ * two_r / batch_;
+
+  // Density nodes x_k = e^{k h}, k_lo ≤ k ≤ k_top. No eigenvalue of W exceeds tr W, but the
+  // equivalent's spike of a signal-dominated mode can reach a little beyond it: the grid runs to
+  // 4 tr W, with φ taken at s = 1 there.
+  const long k_top = static_cast<long>(std::ceil(std::log(4.0 * trace_w) / h));
+  const long k_lo = static_cast<long>(std::floor(std::log(options_.range * trace_w) / h));
+  const std::size_t n = static_cast<std::size_t>(k_top - k_lo + 1);
+
+  // Weights of the piecewise-linear (in y = ln x) densities against √x φ(√(x/tr W)) and φ².
+  std::vector<double> w_drift(n, 0.0), w_noise(n, 0.0);
+  const int sub = options_.sub_points;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const double y0 = static_cast<double>(k_lo + static_cast<long>(i)) * h;
+    for (int q = 0; q < sub; ++q) {
+      const double theta = (q + 0.5) / sub, y = y0 + theta * h;
+      const double x = std::exp(y);
+      const double f = phi_(std::sqrt(std::min(1.0, x / trace_w)));
+      const double fa = std::sqrt(x) * f * (h / sub), fn = f * f * (h / sub);
+      w_drift[i] += fa * (1.0 - theta);
+      w_drift[i + 1] += fa * theta;
+      w_noise[i] += fn * (1.0 - theta);
+      w_noise[i + 1] += fn * theta;
+    }
+  }
+
+  // Each node is solved along a ladder ζ = −x(1 + iδ_l), δ_l = δ_0 2^{−l}, l = 0..L: far from the
+  // real axis the solution branch is unique and smooth in x (so it is continued from the node
+  // above), and halving δ keeps Newton on that branch. The densities at the last two levels are
+  // combined by Richardson extrapolation, 2 I(δ_L) − I(2δ_L), removing the O(δ) smoothing error.
+  // Later calls (a nearby state) start the last two levels from their cached solutions and
+  // Jacobians and fall back to the whole ladder when that fails.
+  const int levels = ladder_levels();
+  const auto n_levels = static_cast<std::size_t>(levels + 1);
+  const long k_far = static_cast<long>(std::ceil(std::log(1e3 * trace_w) / h));
+  const bool warm = warm_.count(k_top) > 0 && warm_[k_top].ladder.size() == n_levels;
+  Eigen::ArrayXd a_int = Eigen::ArrayXd::Zero(d), n_int = Eigen::ArrayXd::Zero(d);
+  const DeMap<C> map{lambda_, ell_, c_, batch_};
+  const double rank = std::min({batch_, m_, static_cast<double>(d)});
+  double mass = 0.0;  // Σ_j μ_j above the current node (total: rank W = Σ_j n_j)
+  Eigen::ArrayXd mass_j = Eigen::ArrayXd::Zero(d);  // μ_j above the current node
+  double x_stop = 0.0;
+  Unknowns top{};  // level-0 solution at the node above
+  bool have_top = false;
+  auto branch_ok = [](const Unknowns& u) { return u[4].imag() <= 0.0; };
+  for (long k = warm ? k_top : k_far; k >= k_lo; --k) {
+    const double x = std::exp(k * h);
+    auto zeta_at = [&](int l) {
+      return -x * C(1.0, options_.smoothing * std::ldexp(1.0, levels - l));
+    };
+    NodeCache& node = warm_[k];
+    node.jacobian.resize(n_levels);
+    node.has_jacobian.resize(n_levels, 0);
+    bool done = false;
+    if (k <= k_top && node.ladder.size() == n_levels) {
+      done = true;
+      for (int l = levels - 1; l <= levels && done; ++l) {
+        const auto level = static_cast<std::size_t>(l);
+        bool have_j = node.has_jacobian[level] != 0;
+        try {
+          const Unknowns u = solve(zeta_at(l), node.ladder[level], node.jacobian[level], have_j);
+          node.has_jacobian[level] = have_j;
+          done = branch_ok(u);
+          if (done) node.ladder[level] = u;
+        } catch (const Error&) {
+          done = false;
+        }
+      }
+    }
+    if (!done) {
+      std::vector<Unknowns> ladder;
+      try {
+        for (int l = 0; l <= levels; ++l) {
+          if (k > k_top && l > 0) break;  // above the spectrum only level 0 is needed
+          const auto level = static_cast<std::size_t>(l);
+          Unknowns start{};
+          if (l > 0)
+            start = ladder[level - 1];
+          else if (have_top)
+            start = top;
+          else if (!node.ladder.empty())
+            start = node.ladder[0];
+          else
+            start = {C(-1.0), C(0.0), C(-ell_.sum() / batch_), C(-1.0), zeta_at(0)};
+          bool have_j = false;
+          const Unknowns u = solve(zeta_at(l), start, node.jacobian[level], have_j);
+          if (!branch_ok(u))
+            throw Error("Muon deterministic equivalent: continuation left the physical branch");
+          node.has_jacobian[level] = have_j;
+          ladder.push_back(u);
+        }
+      } catch (const Error&) {
+        // Below the spectrum's lower edge the continuation can meet the poles of the finite-d
+        // equivalent; nothing is lost by stopping there once the spectral mass is complete.
+        // Near the hard edge (rank W = m = d, x → 0) round-off stops the continuation far
+        // below the bulk; the mass left there is added below at φ's small-s average.
+        if (k <= k_top && (mass >= 0.99 * rank || x <= 1e-6 * trace_w)) {
+          warm_.erase(k);
+          x_stop = x;
+          break;
+        }
+        throw;
+      }
+      node.ladder = std::move(ladder);
+    }
+    if (!node.ladder.empty()) {
+      top = node.ladder[0];
+      have_top = true;
+    }
+    if (k > k_top) continue;
+    const std::size_t i = static_cast<std::size_t>(k - k_lo);
+    double node_mass = 0.0;
+    for (int l = levels - 1; l <= levels; ++l) {
+      const double weight = l == levels ? 2.0 : -1.0;  // Richardson: 2 I(δ) − I(2δ)
+      const Unknowns& u = node.ladder[static_cast<std::size_t>(l)];
+      const std::array<C, 4> t{u[0], u[1], u[2], u[3]};
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const auto g = map.mode(j, t, u[4]);
+        // Densities in y = ln x: Im T_j/π and Im V_j/π, V_j = 1 − κ G11.
+        a_int(j) += weight * w_drift[i] * g.g31.imag();
+        n_int(j) -= weight * w_noise[i] * (u[4] * g.g11).imag();
+        const double density = -weight * h * (u[4] * g.g11).imag() / std::numbers::pi;
+        node_mass += density;
+        mass_j(j) += density;
+      }
+    }
+    mass += node_mass;
+    // Below the spectrum (all of its mass collected, none at this node) there is nothing left.
+    if (mass >= (1.0 - 1e-9) * rank && node_mass <= 1e-12 * rank) break;
+  }
+  drift = rho * a_int / (std::numbers::pi * std::sqrt(m_));
+  noise = n_int / (std::numbers::pi * m_);
+  if (x_stop > 0.0 && exact_mass_.size() == d) {
+    // μ_j(0, x_stop): the exact total μ_j(R₊) = n_j is known when m ≥ min(B, d); spread the
+    // rest over s ≤ s_stop with φ² averaged log-uniformly over [10⁻³ s_stop, s_stop]. Its
+    // drift share is O(√x_stop) and dropped.
+    const double s_stop = std::sqrt(x_stop / trace_w);
+    double phi2 = 0.0;
+    const int n_avg = 200;
+    for (int q = 0; q < n_avg; ++q) {
+      const double f = phi_(s_stop * std::pow(1e-3, (q + 0.5) / n_avg));
+      phi2 += f * f / n_avg;
+    }
+    noise += (exact_mass_ - mass_j).max(0.0) * phi2 / m_;
+  }
+}
+
+}  // namespace signdyn::detail
