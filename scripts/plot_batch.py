@@ -4,9 +4,10 @@
 Usage: scripts/plot_batch.py RESULT.h5 [-o OUT.png]
 
 Top row: deterministic risk curves for each batch size B (one panel per optimizer).
-Bottom row: the local exponent d ln a_j / d ln lambda_j of the initial per-mode drift rate
-a_j against lambda_j for each B (1: SGD-like, 1/2: square-root preconditioning), and the
-fitted exponent against B for every optimizer. Needs Debian's python3-h5py and
+Bottom row: the local exponent d ln a_j / d ln lambda_j of the small-signal per-mode drift
+rate a_j against lambda_j for each B (1: SGD-like, 1/2: square-root preconditioning), and the
+fitted exponent against B for every optimizer (dotted: the drift at the initial state W_0 = 0,
+where the strong modes saturate). Needs Debian's python3-h5py and
 python3-matplotlib.
 """
 import argparse
@@ -34,7 +35,7 @@ def main():
         t = f["t"][:]
         lam = f["lambda"][:]
         data = {m: {k: f[m + "/" + k][:] for k in
-                    ("risk", "lr", "local_exponent", "drift_exponent")} for m in methods}
+                    ("risk", "lr", "local_exponent", "drift_exponent", "drift_initial_exponent")} for m in methods}
 
     n = len(methods)
     fig, axes = plt.subplots(2, n + 1, figsize=(5 * (n + 1), 8.5), squeeze=False)
@@ -57,20 +58,23 @@ def main():
         ax.set_ylim(0.0, 1.4)
         ax.set_xlabel(r"$\lambda_j$")
         ax.set_ylabel(r"$d\ln a_j / d\ln\lambda_j$")
-        ax.set_title(f"{m}: local drift exponent (1 = SGD-like, 1/2 = sqrt)", fontsize=10)
+        ax.set_title(f"{m}: local exponent of the small-signal drift", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=2)
 
     ax = axes[1, n]
-    for m, marker in zip(methods, "os^v"):
-        ax.semilogx(batches, data[m]["drift_exponent"], marker=marker, label=m)
+    for k, (m, marker) in enumerate(zip(methods, "os^v")):
+        line, = ax.semilogx(batches, data[m]["drift_exponent"], marker=marker,
+                            label=f"{m}, small signal")
+        ax.semilogx(batches, data[m]["drift_initial_exponent"], marker=marker, ls=":",
+                    mfc="none", color=line.get_color(), label=f"{m}, at W_0 = 0")
     ax.axhline(1.0, color="k", ls=":", lw=0.8)
     ax.axhline(0.5, color="k", ls="--", lw=0.8)
-    ax.set_ylim(0.0, 1.2)
+    ax.set_ylim(-0.5, 1.2)
     ax.set_xlabel("batch size B")
     ax.set_ylabel("fitted drift exponent")
     ax.set_title(f"slope of ln a_j on ln lambda_j, modes {fit_modes}", fontsize=10)
-    ax.legend()
+    ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
 
     ax = axes[0, n]

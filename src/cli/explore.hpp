@@ -124,6 +124,13 @@ PhaseDiagram compute_phase_diagram(const Experiment& base, const PhaseDiagramOpt
 Eigen::VectorXd initial_drift_rates(const Problem& problem, const OptimizerSpec& optimizer,
                                     const TheorySpec& theory);
 
+/// Small-signal (noise-dominated) drift rates: initial_drift_rates on the same problem with
+/// the label noise raised so that the signal Σ_j λ_j b_j² is `signal_fraction` of σ². This is
+/// the preconditioner of the linearised dynamics (SGD: 2λ_j; SignSVD: ∝ s_j, theory.md §4;
+/// SignSGD: ∝ √λ_j diagonal, ∝ λ_j generic, §3), free of the saturation of the top modes.
+Eigen::VectorXd linear_drift_rates(const Problem& problem, const OptimizerSpec& optimizer,
+                                   const TheorySpec& theory, double signal_fraction = 1e-6);
+
 /// Local exponent d ln a / d ln λ by centred differences in ln λ (one-sided at the ends).
 Eigen::VectorXd local_log_slope(const Eigen::VectorXd& lambda, const Eigen::VectorXd& a);
 
@@ -135,23 +142,25 @@ struct BatchTransitionOptions {
   std::vector<std::int64_t> batches;         // ascending batch sizes B
   std::vector<OptimizerKind> optimizers;     // e.g. signsgd, signsvd
   bool tune_lr = true;                       // ODE-optimal lr at the horizon for each B
-  Eigen::Index fit_first = 2, fit_last = 0;  // mode range of the exponent fit; 0: d/4
+  Eigen::Index fit_first = 2, fit_last = 0;  // modes of the exponent fit; 0: d/4 (≥ 3 modes)
   LrSearchOptions search;
 };
 
 struct BatchTransition {
   std::vector<std::int64_t> batches;
   std::vector<std::string> methods;
-  Eigen::VectorXd lambda;              // λ_j, all modes
-  std::vector<double> t;               // record steps of the risk curves
-  std::vector<double> risk;            // [method][batch][record]
-  std::vector<double> lr;              // [method][batch]
-  std::vector<double> drift;           // [method][batch][mode]: a_j
-  std::vector<double> drift_exponent;  // [method][batch]: fitted slope
+  Eigen::VectorXd lambda;                      // λ_j, all modes
+  std::vector<double> t;                       // record steps of the risk curves
+  std::vector<double> risk;                    // [method][batch][record]
+  std::vector<double> lr;                      // [method][batch]
+  std::vector<double> drift;                   // [method][batch][mode]: small-signal a_j
+  std::vector<double> drift_initial;           // [method][batch][mode]: a_j at W_0 = 0
+  std::vector<double> drift_exponent;          // [method][batch]: fitted slope of drift
+  std::vector<double> drift_initial_exponent;  // [method][batch]: same for drift_initial
   Eigen::Index fit_first = 0, fit_last = 0;
 };
 
-/// Risk curves (deterministic, record grid of `base.run`) and initial drift rates for every
+/// Risk curves (deterministic, record grid of `base.run`) and drift rates for every
 /// batch size and optimizer on the problem of `base`. Throws Error for a missing theory.
 BatchTransition compute_batch_transition(
     const Experiment& base, const BatchTransitionOptions& options,

@@ -52,6 +52,16 @@ Eigen::VectorXd initial_drift_rates(const Problem& problem, const OptimizerSpec&
   return 2.0 * d1 - d2;
 }
 
+Eigen::VectorXd linear_drift_rates(const Problem& problem, const OptimizerSpec& optimizer,
+                                   const TheorySpec& theory, double signal_fraction) {
+  if (!(signal_fraction > 0 && signal_fraction < 1))
+    throw Error("drift rates: the signal fraction must be in (0, 1)");
+  Problem noisy = problem;
+  const double signal = (problem.lambda.array() * problem.b.array().square()).sum();
+  noisy.sigma = std::sqrt(std::max(signal, problem.sigma * problem.sigma) / signal_fraction);
+  return initial_drift_rates(noisy, optimizer, theory);
+}
+
 Eigen::VectorXd local_log_slope(const Eigen::VectorXd& lambda, const Eigen::VectorXd& a) {
   const Eigen::Index n = lambda.size();
   Eigen::VectorXd slope = Eigen::VectorXd::Constant(n, std::numeric_limits<double>::quiet_NaN());
@@ -110,7 +120,10 @@ BatchTransition compute_batch_transition(
   for (const OptimizerSpec& o : specs) bt.methods.emplace_back(to_string(o.kind));
   bt.lambda = problem.lambda;
   bt.fit_first = options.fit_first;
-  bt.fit_last = options.fit_last > 0 ? options.fit_last : std::max<Eigen::Index>(problem.d / 4, 2);
+  // Default range: modes fit_first..d/4, at least three modes when d allows.
+  bt.fit_last = options.fit_last > 0
+                    ? options.fit_last
+                    : std::max<Eigen::Index>(problem.d / 4, std::min(problem.d, bt.fit_first + 2));
   const std::vector<std::int64_t> steps = record_steps(base.run.steps, base.run.records);
   bt.t.assign(steps.begin(), steps.end());
   const std::size_t nm = specs.size(), nB = bt.batches.size(), nt = bt.t.size();
@@ -119,7 +132,9 @@ BatchTransition compute_batch_transition(
   bt.risk.assign(nm * nB * nt, nan);
   bt.lr.assign(nm * nB, nan);
   bt.drift.assign(nm * nB * d, nan);
+  bt.drift_initial.assign(nm * nB * d, nan);
   bt.drift_exponent.assign(nm * nB, nan);
+  bt.drift_initial_exponent.assign(nm * nB, nan);
 
   std::size_t done = 0;
   for (std::size_t m = 0; m < nm; ++m) {
@@ -143,9 +158,15 @@ BatchTransition compute_batch_transition(
       const Trajectory tr = predict(problem, opt, to);
       for (Eigen::Index i = 0; i < tr.risk.size(); ++i)
         bt.risk[(m * nB + b) * nt + static_cast<std::size_t>(i)] = tr.risk(i);
-      const Eigen::VectorXd a = initial_drift_rates(problem, opt, base.theory);
-      for (std::size_t j = 0; j < d; ++j) bt.drift[(m * nB + b) * d + j] = a(Eigen::Index(j));
+      const Eigen::VectorXd a = linear_drift_rates(problem, opt, base.theory);
+      const Eigen::VectorXd a0 = initial_drift_rates(problem, opt, base.theory);
+      for (std::size_t j = 0; j < d; ++j) {
+        bt.drift[(m * nB + b) * d + j] = a(Eigen::Index(j));
+        bt.drift_initial[(m * nB + b) * d + j] = a0(Eigen::Index(j));
+      }
       bt.drift_exponent[m * nB + b] = fitted_log_slope(bt.lambda, a, bt.fit_first, bt.fit_last);
+      bt.drift_initial_exponent[m * nB + b] =
+          fitted_log_slope(bt.lambda, a0, bt.fit_first, bt.fit_last);
       if (progress) progress(++done, nm * nB);
     }
   }

@@ -438,36 +438,53 @@ int run_batch_transition(const BatchRequest& request, std::ostream& out, std::os
       return std::vector<double>(v.begin() + std::ptrdiff_t(m * nB * per),
                                  v.begin() + std::ptrdiff_t((m + 1) * nB * per));
     };
-    std::vector<double> slopes;
+    std::vector<double> slopes, slopes_initial;
     for (std::size_t b = 0; b < nB; ++b) {
-      const Eigen::VectorXd a =
-          Eigen::Map<const Eigen::VectorXd>(bt.drift.data() + (m * nB + b) * d, Eigen::Index(d));
-      const Eigen::VectorXd s = local_log_slope(bt.lambda, a);
+      const auto at = [&](const std::vector<double>& v) {
+        return Eigen::Map<const Eigen::VectorXd>(v.data() + (m * nB + b) * d, Eigen::Index(d));
+      };
+      const Eigen::VectorXd s = local_log_slope(bt.lambda, at(bt.drift));
+      const Eigen::VectorXd s0 = local_log_slope(bt.lambda, at(bt.drift_initial));
       slopes.insert(slopes.end(), s.data(), s.data() + d);
+      slopes_initial.insert(slopes_initial.end(), s0.data(), s0.data() + d);
     }
     file.arrays.push_back(array(name + "/risk", {nB, nt}, part(bt.risk, nt),
                                 "deterministic risk R(t) for each batch size"));
     file.arrays.push_back(array(name + "/lr", {nB}, part(bt.lr, 1), "learning rate used"));
-    file.arrays.push_back(array(name + "/drift", {nB, d}, part(bt.drift, d),
-                                "initial drift rate a_j = -(1/(lr rho_j)) d rho_j/dt at t = 0, "
-                                "lr -> 0"));
+    file.arrays.push_back(
+        array(name + "/drift", {nB, d}, part(bt.drift, d),
+              "small-signal drift rate a_j = -(1/(lr rho_j)) d rho_j/dt at t = 0, "
+              "lr -> 0, label noise raised until the signal is 1e-6 of it"));
     file.arrays.push_back(array(name + "/local_exponent", {nB, d}, slopes,
-                                "d ln a_j / d ln lambda_j (centred differences)"));
+                                "d ln a_j / d ln lambda_j of drift (centred differences)"));
     file.arrays.push_back(array(name + "/drift_exponent", {nB}, part(bt.drift_exponent, 1),
                                 "least-squares slope of ln a_j on ln lambda_j over fit_modes"));
+    file.arrays.push_back(array(name + "/drift_initial", {nB, d}, part(bt.drift_initial, d),
+                                "drift rate at the actual initial state (W_0 = 0, the "
+                                "configured sigma): includes the saturation of strong modes"));
+    file.arrays.push_back(array(name + "/local_exponent_initial", {nB, d}, slopes_initial,
+                                "d ln a_j / d ln lambda_j of drift_initial"));
+    file.arrays.push_back(array(name + "/drift_initial_exponent", {nB},
+                                part(bt.drift_initial_exponent, 1),
+                                "least-squares slope of ln drift_initial on ln lambda over "
+                                "fit_modes"));
   }
   write_array_file(out_path, file);
 
   if (verbose) {
-    out << "\ndrift exponent (slope of ln a_j against ln lambda_j, modes " << bt.fit_first << ".."
-        << bt.fit_last << "; 1 = SGD-like, 0.5 = square-root preconditioning)\n"
+    out << "\ndrift exponent: slope of ln a_j on ln lambda_j over modes " << bt.fit_first << ".."
+        << bt.fit_last << " (1 = SGD-like, 0.5 = square-root preconditioning)\n"
+        << "  small-signal drift, (in brackets) drift at the initial state W_0 = 0, and the lr\n"
         << "       B";
-    for (const std::string& m : bt.methods) out << "  " << m << " exponent (lr)";
+    for (const std::string& m : bt.methods)
+      out << "  " << std::string(m.size() < 25 ? 25 - m.size() : 0, ' ') << m;
     out << "\n";
     for (std::size_t b = 0; b < nB; ++b) {
       out << fmt("%8.0f", double(bt.batches[b]));
       for (std::size_t m = 0; m < bt.methods.size(); ++m)
-        out << fmt("  %10.3f", bt.drift_exponent[m * nB + b]) << fmt("  (%.3e)", bt.lr[m * nB + b]);
+        out << fmt("  %6.3f", bt.drift_exponent[m * nB + b])
+            << fmt(" (%6.3f)", bt.drift_initial_exponent[m * nB + b])
+            << fmt(" %.3e", bt.lr[m * nB + b]);
       out << "\n";
     }
   }
