@@ -6,6 +6,7 @@
 #include <string>
 
 #include "signdyn/error.hpp"
+#include "signsvd_batch_one.hpp"
 #include "signsvd_coefficients.hpp"
 #include "signsvd_de.hpp"
 
@@ -58,6 +59,44 @@ class SignsvdDeModel final : public StepModel {
   SignsvdDeSolver solver_;
 };
 
+// B = 1: the closure's exact law (signsvd_batch_one.hpp), applied as factors on the equivalent
+// that are refreshed when the risk or the excess risk has moved by more than 5% (the factors are
+// smooth in the state; the law costs O(d · nodes²) per evaluation).
+class SignsvdBatchOneModel final : public StepModel {
+ public:
+  SignsvdBatchOneModel(const Problem& problem, double refresh_tol)
+      : lambda_(problem.lambda.array()),
+        sigma2_(problem.sigma * problem.sigma),
+        refresh_tol_(refresh_tol),
+        de_(lambda_, 1.0, static_cast<double>(problem.m), problem.sigma),
+        exact_(lambda_, static_cast<double>(problem.m), problem.sigma, 0.5) {}
+
+  void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
+                Eigen::ArrayXd& noise) override {
+    de_.evaluate(rho, drift, noise);
+    const double excess = 0.5 * (lambda_ * rho).sum(), risk = excess + 0.5 * sigma2_;
+    if (drift_factor_.size() == 0 || std::abs(std::log(risk / risk_ref_)) > refresh_tol_ ||
+        std::abs(std::log(excess / excess_ref_)) > refresh_tol_) {
+      Eigen::ArrayXd a, n;
+      exact_.evaluate(rho, a, n);
+      drift_factor_ = (drift > 0.0).select(a / drift, 1.0);
+      noise_factor_ = (noise > 0.0).select(n / noise, 1.0);
+      risk_ref_ = risk;
+      excess_ref_ = excess;
+    }
+    drift *= drift_factor_;
+    noise *= noise_factor_;
+  }
+
+ private:
+  Eigen::ArrayXd lambda_;
+  double sigma2_, refresh_tol_;
+  SignsvdDeSolver de_;
+  SignsvdBatchOneSolver exact_;
+  Eigen::ArrayXd drift_factor_, noise_factor_;
+  double risk_ref_ = 0.0, excess_ref_ = 0.0;
+};
+
 void check_inputs(const Problem& problem, const OptimizerSpec& optimizer) {
   if (optimizer.batch < 1)
     throw ConfigError("optimizer.batch", "optimizer.batch must be >= 1 for the SignSVD theory");
@@ -80,6 +119,9 @@ std::unique_ptr<StepModel> make_signsvd_model(const Problem& problem,
     case SignsvdClosure::row_finite_m:
       return std::make_unique<SignsvdRowModel>(problem, optimizer, static_cast<double>(problem.m));
     case SignsvdClosure::de:
+      if (optimizer.batch == 1) return std::make_unique<SignsvdBatchOneModel>(problem, 0.05);
+      return std::make_unique<SignsvdDeModel>(problem, optimizer);
+    case SignsvdClosure::de_only:
       return std::make_unique<SignsvdDeModel>(problem, optimizer);
   }
   throw Error("SignSVD theory: unknown closure");

@@ -12,7 +12,8 @@ namespace signdyn::detail {
 enum class SignsvdClosure {
   row,           // theory.md §4: A_i = ρ_i/√(m(ρ_i + 2R/(B s_i²))), s_i at m = ∞
   row_finite_m,  // the same with the finite-m s_i (double Marchenko–Pastur, signsvd.md §2.2)
-  de,            // two-stage deterministic equivalent, 4-scalar fixed point (signsvd.md §4)
+  de,       // two-stage deterministic equivalent (signsvd.md §4); at B = 1 the closure's exact law
+  de_only,  // the deterministic equivalent at every B (no B = 1 law)
 };
 
 /// The closure used by predict() (chosen by Monte Carlo, validation/signsvd).

@@ -2,7 +2,8 @@
 # Regenerates the SignSVD / Muon ODE-vs-Monte-Carlo table (validation/README.md).
 #   validation/signsvd/run.sh [CASES_FILE]      (default: validation/signsvd/cases.txt)
 # Environment: BUILD (build dir, default build-signsvd), OUT (output dir, default
-# validation/signsvd/out), THREADS (OpenMP threads over replicas, default 2).
+# validation/signsvd/out), THREADS (OpenMP threads over replicas, default 2), DRIVER (path of
+# the driver binary, default $BUILD/validate_signsvd).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build-signsvd}
@@ -17,8 +18,8 @@ g++ -O2 -std=c++20 -fopenmp $(pkg-config --cflags eigen3) -I"$ROOT/include" \
   "$BUILD/solvers/ode/libsigndyn_ode.a" "$BUILD/solvers/mc/libsigndyn_mc.a" \
   "$BUILD/src/linalg/libsigndyn_linalg.a" "$BUILD/models/libsigndyn_models.a" \
   "$BUILD/src/core/libsigndyn_core.a" $(pkg-config --libs lapacke openblas) \
-  -o "$BUILD/validate_signsvd"
+  -o "${DRIVER:=$BUILD/validate_signsvd}"
 mkdir -p "$OUT"
 start=$(date +%s)
-"$BUILD/validate_signsvd" "$CASES" "$OUT" "${THREADS:-2}" | tee "$OUT/table.md"
+"$DRIVER" "$CASES" "$OUT" "${THREADS:-2}" | tee "$OUT/table.md"
 echo "wall time: $(( $(date +%s) - start )) s" | tee -a "$OUT/table.md"

@@ -241,6 +241,10 @@ int main(int argc, char** argv) {
             run("row, finite m", [&] {
               return detail::signsvd_predict(start, opt, to, detail::SignsvdClosure::row_finite_m);
             });
+          if (name == "de_only")
+            run("equivalent only (map)", [&] {
+              return detail::signsvd_predict(start, opt, to, detail::SignsvdClosure::de_only);
+            });
           if (name == "ode")
             run("default (ode)", [&] {
               TheoryOptions o = to;
