@@ -148,38 +148,68 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
   std::vector<Scalars> ts(n);
   std::vector<double> u(n), kap(n);
   Scalars t{-1.0, 0.0, 0.0, -1.0};
+  std::size_t first = 0;  // lowest node solved (the lattice is cut there if the solve fails)
   for (long k = k_hi; k >= k_lo; --k) {
     const std::size_t i = static_cast<std::size_t>(k - k_lo);
     kap[i] = kappa0 + std::exp(k * h_);
     const auto it = warm_.find(k);
     Scalars start = (it != warm_.end() && k != k_hi) ? it->second : t;
     if (k == k_hi && it != warm_.end()) start = it->second;
-    t = solve(kap[i], start);
+    try {
+      t = solve(kap[i], start);
+    } catch (const Error&) {
+      // Retry by continuation from the node above in eight geometric sub-steps.
+      const bool have_above = k < k_hi;
+      bool solved = false;
+      if (have_above) {
+        try {
+          Scalars x = ts[i + 1];
+          for (int sub = 1; sub <= 8; ++sub)
+            x = solve(kappa0 + std::exp((k + 1 - sub / 8.0) * h_), x);
+          t = x;
+          solved = true;
+        } catch (const Error&) {
+        }
+      }
+      // Far below every scale (seen at σ = 0, where Σ_L has no noise floor) T_j(κ) is flat, so
+      // the remaining piece of ∫T du is T(κ)·u(κ), kept by the end correction below: stop there.
+      if (!solved && have_above && kap[i + 1] - kappa0 < 1e-3 * scale.minCoeff()) {
+        first = i + 1;
+        break;
+      }
+      if (!solved) throw;
+    }
     ts[i] = t;
     warm_[k] = t;
     u[i] = std::sqrt(std::max(
         0.0, kap[i] * DeMap<double>{lambda_, ell_, c_, batch_}.one_minus_tau(t, kap[i], m_)));
   }
+  if (first > 0) {  // drop the unsolved bottom of the lattice
+    ts.erase(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(first));
+    u.erase(u.begin(), u.begin() + static_cast<std::ptrdiff_t>(first));
+    kap.erase(kap.begin(), kap.begin() + static_cast<std::ptrdiff_t>(first));
+  }
+  const std::size_t n_used = ts.size();
 
   // du/dy by central differences (4th order inside, 2nd order next to the ends).
-  std::vector<double> w(n);
-  for (std::size_t i = 0; i < n; ++i) {
+  std::vector<double> w(n_used);
+  for (std::size_t i = 0; i < n_used; ++i) {
     double du = 0.0;
-    if (i >= 2 && i + 2 < n)
+    if (i >= 2 && i + 2 < n_used)
       du = (-u[i + 2] + 8 * u[i + 1] - 8 * u[i - 1] + u[i - 2]) / (12 * h_);
-    else if (i >= 1 && i + 1 < n)
+    else if (i >= 1 && i + 1 < n_used)
       du = (u[i + 1] - u[i - 1]) / (2 * h_);
     else if (i == 0)
       du = (-3 * u[0] + 4 * u[1] - u[2]) / (2 * h_);
     else
       du = (3 * u[i] - 4 * u[i - 1] + u[i - 2]) / (2 * h_);
-    w[i] = h_ * du * ((i == 0 || i + 1 == n) ? 0.5 : 1.0);
+    w[i] = h_ * du * ((i == 0 || i + 1 == n_used) ? 0.5 : 1.0);
   }
 
   // ∫_0^∞ T_j du ≈ Σ_i w_i T_j(κ_i) + T_j(κ_min) u_min + λ_j/u_max.
-  Eigen::ArrayXd integral = lambda_ / u[n - 1];
+  Eigen::ArrayXd integral = lambda_ / u[n_used - 1];
   Eigen::ArrayXd v_low(d);
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < n_used; ++i) {
     const Scalars& x = ts[i];
     const double a = c_ * x[0] + x[2], cc = c_ * x[1] + x[3], kappa = kap[i];
     const double weight = w[i] + (i == 0 ? u[0] : 0.0);
