@@ -20,8 +20,14 @@ std::string python_interpreter() {
 
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
-  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
+  for (char c : s) {
+    if (c == '\'')
+      q.append("'\\''");
+    else
+      q.push_back(c);
+  }
+  q.push_back('\'');
+  return q;
 }
 
 }  // namespace
@@ -29,7 +35,9 @@ std::string shell_quote(const std::string& s) {
 std::string default_result_path(const std::string& config_path, const std::string& command) {
   const std::string stem = config_path.empty() ? std::string("default")
                                                : std::filesystem::path(config_path).stem().string();
-  return "results/" + stem + "-" + command + ".h5";
+  std::string path = "results/";
+  path.append(stem).append("-").append(command).append(".h5");
+  return path;
 }
 
 void prepare_output_path(const std::string& path) {
@@ -47,22 +55,23 @@ void prepare_output_path(const std::string& path) {
 ResultMeta make_meta(const std::string& command, const std::string& config_toml) {
   ResultMeta meta;
   meta.config_toml = config_toml;
-  meta.version = SIGNDYN_VERSION;
-  meta.git_commit = SIGNDYN_GIT_COMMIT;
+  meta.version = std::string(SIGNDYN_VERSION);
+  meta.git_commit = std::string(SIGNDYN_GIT_COMMIT);
   meta.command = command;
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  meta.created = buf;
+  meta.created = std::string(buf);
   return meta;
 }
 
 bool run_plot_script(const char* script, const std::vector<std::string>& args, std::ostream& err) {
-  std::string cmd = shell_quote(python_interpreter()) + " -";
-  for (const std::string& a : args) cmd += " " + shell_quote(a);
-  cmd += " > /dev/null";
+  std::string cmd = shell_quote(python_interpreter());
+  cmd.append(" -");
+  for (const std::string& a : args) cmd.append(" ").append(shell_quote(a));
+  cmd.append(" > /dev/null");
   std::FILE* pipe = popen(cmd.c_str(), "w");
   if (!pipe) {
     err << "  warning: plot skipped: cannot start " << python_interpreter() << "\n";
