@@ -50,6 +50,7 @@ double theory_final_risk(const Problem& problem, OptimizerSpec optimizer, double
                          std::int64_t horizon, const TheorySpec& theory);
 
 /// The learning rate minimising the deterministic R(horizon) of `optimizer` (theory needed).
+/// An lr at which predict() throws a numerical Error counts as +∞; `message` names the first.
 LrSearchResult optimal_lr(const Problem& problem, const OptimizerSpec& optimizer,
                           std::int64_t horizon, const TheorySpec& theory,
                           const LrSearchOptions& options);
@@ -104,6 +105,7 @@ struct PhaseDiagram {
   std::vector<int> phase;               // Phase values
   std::vector<int> winner;              // [α][β][horizon]: 0, 1, or −1 for a tie/failure
   double noise_floor = 0.0;             // σ²/2, subtracted for the excess risk
+  std::vector<std::string> notes;       // searches that failed, or met numerical failures
   std::size_t index(std::size_t method, std::size_t ia, std::size_t ib, std::size_t ih) const {
     return ((method * alphas.size() + ia) * betas.size() + ib) * horizons.size() + ih;
   }

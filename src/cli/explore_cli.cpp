@@ -305,6 +305,7 @@ int run_phase_diagram(const PhaseRequest& request, std::ostream& out, std::ostre
     if (verbose && !is_terminal(err)) err << "  point " << done << "/" << n << " done\n";
   });
   bar.finish();
+  for (const std::string& note : pd.notes) err << "  note: " << note << "\n";
 
   const std::size_t na = pd.alphas.size(), nb = pd.betas.size(), nh = pd.horizons.size();
   ArrayFile file;
@@ -314,6 +315,9 @@ int run_phase_diagram(const PhaseRequest& request, std::ostream& out, std::ostre
                                                    " uniformly better\n1: " + pd.methods[1] +
                                                    " uniformly better\n2: trade-off\n3: tie");
   file.attributes.emplace_back("tie_tol", fmt("%.17g", options.tie_tol));
+  std::string notes;
+  for (const std::string& note : pd.notes) notes += (notes.empty() ? "" : "\n") + note;
+  file.attributes.emplace_back("notes", notes);
   file.arrays.push_back(array("alpha", {na}, pd.alphas, "alpha grid: lambda_j = j^(-2 alpha)"));
   file.arrays.push_back(array("beta", {nb}, pd.betas, "beta grid: b_j = j^(-beta)"));
   file.arrays.push_back(array("horizons", {nh}, as_doubles(pd.horizons),

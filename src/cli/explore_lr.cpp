@@ -138,8 +138,22 @@ LrSearchResult optimal_lr(const Problem& problem, const OptimizerSpec& optimizer
                 std::string(to_string(optimizer.kind)) + "' yet");
   LrSearchOptions o = options;
   if (!(o.lr_start > 0.0)) o.lr_start = optimizer.lr;
-  return minimise_over_log_lr(
-      [&](double lr) { return theory_final_risk(problem, optimizer, lr, horizon, theory); }, o);
+  // A numerical failure of the dynamics at one lr (e.g. a fixed point that does not converge)
+  // counts as +∞ there, like a divergence; the first such failure is reported in `message`.
+  std::string failure;
+  LrSearchResult r = minimise_over_log_lr(
+      [&](double lr) {
+        try {
+          return theory_final_risk(problem, optimizer, lr, horizon, theory);
+        } catch (const Error& e) {
+          if (failure.empty())
+            failure = "the dynamics failed at lr " + std::to_string(lr) + ": " + e.what();
+          return kInf;
+        }
+      },
+      o);
+  if (!failure.empty()) r.message += (r.message.empty() ? "" : "; ") + failure;
+  return r;
 }
 
 }  // namespace signdyn::cli

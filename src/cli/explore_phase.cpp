@@ -1,6 +1,7 @@
 // Private: the (α, β) phase diagram of two optimizers at their ODE-optimal learning rates.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "explore.hpp"
 #include "signdyn/error.hpp"
@@ -140,6 +141,13 @@ PhaseDiagram compute_phase_diagram(const Experiment& base, const PhaseDiagramOpt
           const LrSearchResult r =
               optimal_lr(problem, specs[m], pd.horizons[ih], base.theory, search);
           const std::size_t k = pd.index(m, ia, ib, ih);
+          if (!r.message.empty()) {
+            char where[96];
+            std::snprintf(where, sizeof where, "alpha %g, beta %g, %s, T = %lld: ", pd.alphas[ia],
+                          pd.betas[ib], pd.methods[m].c_str(),
+                          static_cast<long long>(pd.horizons[ih]));
+            pd.notes.push_back(where + std::string(r.converged ? "" : "no optimum: ") + r.message);
+          }
           if (!r.converged) {
             ok = false;
             continue;
