@@ -133,8 +133,11 @@ Eigen::VectorXd initial_drift_rates(const Problem& problem, const OptimizerSpec&
 Eigen::VectorXd linear_drift_rates(const Problem& problem, const OptimizerSpec& optimizer,
                                    const TheorySpec& theory, double signal_fraction = 1e-6);
 
-/// Local exponent d ln a / d ln λ by centred differences in ln λ (one-sided at the ends).
-Eigen::VectorXd local_log_slope(const Eigen::VectorXd& lambda, const Eigen::VectorXd& a);
+/// Local exponent d ln a / d ln λ at every mode: the least-squares slope of ln a on ln λ over
+/// the modes within `half_width` of ln λ_j (at least j − 1, j, j + 1), which averages the
+/// mode-to-mode scatter of a realised rotation; NaN where λ or a is not positive.
+Eigen::VectorXd local_log_slope(const Eigen::VectorXd& lambda, const Eigen::VectorXd& a,
+                                double half_width = 0.35);
 
 /// Least-squares slope of ln a against ln λ over modes j in [j_first, j_last] (1-based).
 double fitted_log_slope(const Eigen::VectorXd& lambda, const Eigen::VectorXd& a,

@@ -62,14 +62,22 @@ Eigen::VectorXd linear_drift_rates(const Problem& problem, const OptimizerSpec& 
   return initial_drift_rates(noisy, optimizer, theory);
 }
 
-Eigen::VectorXd local_log_slope(const Eigen::VectorXd& lambda, const Eigen::VectorXd& a) {
+Eigen::VectorXd local_log_slope(const Eigen::VectorXd& lambda, const Eigen::VectorXd& a,
+                                double half_width) {
   const Eigen::Index n = lambda.size();
   Eigen::VectorXd slope = Eigen::VectorXd::Constant(n, std::numeric_limits<double>::quiet_NaN());
-  if (n < 2) return slope;
   for (Eigen::Index j = 0; j < n; ++j) {
-    const Eigen::Index lo = std::max<Eigen::Index>(j - 1, 0), hi = std::min(j + 1, n - 1);
-    const double dl = std::log(lambda(hi)) - std::log(lambda(lo));
-    if (a(lo) > 0 && a(hi) > 0 && dl != 0) slope(j) = (std::log(a(hi)) - std::log(a(lo))) / dl;
+    if (!(lambda(j) > 0)) continue;
+    // Modes within half_width of ln λ_j, and at least the neighbours j − 1 and j + 1.
+    Eigen::Index lo = std::max<Eigen::Index>(j - 1, 0), hi = std::min(j + 1, n - 1);
+    const double centre = std::log(lambda(j));
+    while (lo > 0 && lambda(lo - 1) > 0 &&
+           std::abs(std::log(lambda(lo - 1)) - centre) <= half_width)
+      --lo;
+    while (hi + 1 < n && lambda(hi + 1) > 0 &&
+           std::abs(std::log(lambda(hi + 1)) - centre) <= half_width)
+      ++hi;
+    slope(j) = fitted_log_slope(lambda, a, lo + 1, hi + 1);
   }
   return slope;
 }

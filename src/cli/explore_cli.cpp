@@ -459,8 +459,10 @@ int run_batch_transition(const BatchRequest& request, std::ostream& out, std::os
         array(name + "/drift", {nB, d}, part(bt.drift, d),
               "small-signal drift rate a_j = -(1/(lr rho_j)) d rho_j/dt at t = 0, "
               "lr -> 0, label noise raised until the signal is 1e-6 of it"));
-    file.arrays.push_back(array(name + "/local_exponent", {nB, d}, slopes,
-                                "d ln a_j / d ln lambda_j of drift (centred differences)"));
+    file.arrays.push_back(
+        array(name + "/local_exponent", {nB, d}, slopes,
+              "local d ln a_j / d ln lambda_j of drift: least-squares slope over the modes within "
+              "0.35 of ln lambda_j (at least the neighbours)"));
     file.arrays.push_back(array(name + "/drift_exponent", {nB}, part(bt.drift_exponent, 1),
                                 "least-squares slope of ln a_j on ln lambda_j over fit_modes"));
     file.arrays.push_back(array(name + "/drift_initial", {nB, d}, part(bt.drift_initial, d),

@@ -256,8 +256,12 @@ TEST(Drift, SignsvdExponentFallsWithBatch) {
         fitted_log_slope(problem.lambda, linear_drift_rates(problem, opt, exp.theory), 2, 8);
     EXPECT_LT(slope, previous) << "B = " << batch;
     previous = slope;
-    if (batch == 1) EXPECT_GT(slope, 0.85);
-    if (batch == 128) EXPECT_LT(slope, 0.65);
+    if (batch == 1) {
+      EXPECT_GT(slope, 0.85);
+    }
+    if (batch == 128) {
+      EXPECT_LT(slope, 0.65);
+    }
   }
 }
 
