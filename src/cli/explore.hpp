@@ -45,7 +45,8 @@ LrSearchResult minimise_over_log_lr(const std::function<double(double lr)>& risk
                                     const LrSearchOptions& options);
 
 /// The deterministic risk R(T) at step `horizon` for this optimizer with base rate `lr`
-/// (schedule kept); +∞ when the dynamics diverge or stall or the risk is not finite.
+/// (schedule kept); +∞ when the dynamics diverge or stall or the risk is not finite. Throws
+/// Error when the dynamics return a risk below the noise floor σ²/2 (impossible for ρ_j ≥ 0).
 double theory_final_risk(const Problem& problem, OptimizerSpec optimizer, double lr,
                          std::int64_t horizon, const TheorySpec& theory);
 

@@ -127,7 +127,15 @@ double theory_final_risk(const Problem& problem, OptimizerSpec optimizer, double
   const Trajectory tr = predict(problem, optimizer, options);
   if (tr.status != RunStatus::completed || tr.t.size() != 2 || tr.t(1) != double(horizon))
     return kInf;
-  return std::isfinite(tr.risk(1)) ? tr.risk(1) : kInf;
+  if (!std::isfinite(tr.risk(1))) return kInf;
+  // R = ½ Σ λ_j ρ_j + σ²/2 with ρ_j ≥ 0: a risk below the noise floor is not a risk.
+  const double floor = 0.5 * problem.sigma * problem.sigma;
+  if (tr.risk(1) < floor - 1e-12 * (1.0 + floor))
+    throw Error("the " + std::string(to_string(optimizer.kind)) + " dynamics gave R(" +
+                std::to_string(horizon) + ") = " + std::to_string(tr.risk(1)) +
+                ", below the noise floor sigma^2/2 = " + std::to_string(floor) +
+                " (a negative rho_j): not a valid risk");
+  return tr.risk(1);
 }
 
 LrSearchResult optimal_lr(const Problem& problem, const OptimizerSpec& optimizer,
