@@ -35,13 +35,27 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa) co
   return DeMap<double>{lambda_, ell_, c_, batch_}(t, kappa);
 }
 
-SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t) const {
+SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobian* cached) const {
   auto residual = [&](const Scalars& x) {
     const Scalars f = map(x, kappa);
     return Scalars{f[0] - x[0], f[1] - x[1], f[2] - x[2], f[3] - x[3]};
   };
-  // Damped iterations first (Newton from far away can reach a spurious root), then Newton.
   Scalars res = residual(t);
+  // Warm start with the Jacobian of the previous call at this node: chord steps while each one
+  // at least halves the residual (the usual case when the state moved a little).
+  if (cached != nullptr && cached->valid) {
+    for (int iter = 0; iter < 8; ++iter) {
+      if (max_abs(res) <= 1e-13 * (1.0 + max_abs(t))) return t;
+      const Scalars delta = solve_small<double, 4>(cached->J, {-res[0], -res[1], -res[2], -res[3]});
+      Scalars next{};
+      for (int k = 0; k < 4; ++k) next[k] = t[k] + delta[k];
+      const Scalars next_res = residual(next);
+      if (!(max_abs(next_res) < 0.5 * max_abs(res))) break;
+      t = next;
+      res = next_res;
+    }
+  }
+  // Damped iterations first (Newton from far away can reach a spurious root), then Newton.
   for (int i = 0; i < 20 && max_abs(res) > 1e-6 * (1.0 + max_abs(t)); ++i) {
     for (int k = 0; k < 4; ++k) t[k] += 0.5 * res[k];
     res = residual(t);
@@ -58,6 +72,7 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t) const {
       const Scalars rp = residual(tp);
       for (int r = 0; r < 4; ++r) J[r][k] = (rp[r] - res[r]) / step;
     }
+    if (cached != nullptr) *cached = {J, true};
     const Scalars delta = solve_small<double, 4>(J, {-res[0], -res[1], -res[2], -res[3]});
     // Backtrack if a full Newton step does not reduce the residual.
     double scale = 1.0;
@@ -156,7 +171,7 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     Scalars start = (it != warm_.end() && k != k_hi) ? it->second : t;
     if (k == k_hi && it != warm_.end()) start = it->second;
     try {
-      t = solve(kap[i], start);
+      t = solve(kap[i], start, &jacobians_[k]);
     } catch (const Error&) {
       // Retry by continuation from the node above in eight geometric sub-steps.
       const bool have_above = k < k_hi;

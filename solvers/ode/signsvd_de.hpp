@@ -30,16 +30,22 @@ class SignsvdDeSolver {
  private:
   using Scalars = std::array<double, 4>;  // (t22, t24, t42, t44)
   Scalars map(const Scalars& t, double kappa) const;
-  Scalars solve(double kappa, Scalars start) const;
+  struct Jacobian {
+    std::array<std::array<double, 4>, 4> J{};
+    bool valid = false;
+  };
+  // Solves t = F(t; κ) from `start`; `cached` (optional) holds the node's last Jacobian.
+  Scalars solve(double kappa, Scalars start, Jacobian* cached = nullptr) const;
   double tau(const Scalars& t, double kappa) const;
 
   Eigen::ArrayXd lambda_;
   double batch_, m_, c_;
-  Eigen::ArrayXd ell_;              // λ_j ρ_j of the current state
-  Eigen::ArrayXd leverage_;         // exact noise coefficient when min(B, d) ≤ m
-  bool rank_limited_by_m_ = false;  // m < min(B, d): κ_0 > 0
-  std::map<long, Scalars> warm_;    // fixed-point solutions by lattice index k (y = k h)
-  double h_ = 0.25;                 // lattice step in y = ln(κ − κ_0)
+  Eigen::ArrayXd ell_;                  // λ_j ρ_j of the current state
+  Eigen::ArrayXd leverage_;             // exact noise coefficient when min(B, d) ≤ m
+  bool rank_limited_by_m_ = false;      // m < min(B, d): κ_0 > 0
+  std::map<long, Jacobian> jacobians_;  // last Newton Jacobian per lattice index
+  std::map<long, Scalars> warm_;        // fixed-point solutions by lattice index k (y = k h)
+  double h_ = 0.25;                     // lattice step in y = ln(κ − κ_0)
 };
 
 }  // namespace signdyn::detail
