@@ -36,6 +36,8 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <utility>
@@ -176,7 +178,7 @@ class LogRosenbrock {
     f0_.resize(n_);
     jd_.resize(n_);
     u_.resize(static_cast<std::size_t>(std::max(1, sys_.rank())) * n_);
-    for (int i = 0; i < tab_.stages; ++i) stage_[i].resize(n_);
+    for (int i = 0; i < tab_.stages; ++i) stage_[i].assign(n_, 0.0);
     for (auto* v : {&v0_, &m0_, &v1_, &m1_, &vr_}) v->assign(sys_.outputs(), 0.0);
   }
 
@@ -220,6 +222,7 @@ class LogRosenbrock {
       if (at_end) h = tau_end - tau;
       const double t1 = std::expm1(tau + h);
       const double err = attempt_step(tau, h, stats);
+      if (debug_) std::fprintf(stderr, "tau %.4f h %.3e err %.3e\n", tau, h, err);
       const bool accept = opt_.fixed_step > 0.0 ? std::isfinite(err) : err <= 1.0;
       if (accept) {
         // ys_ holds y_{n+1}: evaluate there (f, J) and take it as the current state.
@@ -295,6 +298,9 @@ class LogRosenbrock {
         const double l = h00 * std::log(v0_[q]) + h10 * h * m0_[q] / v0_[q] +
                          h01 * std::log(v1_[q]) + h11 * h * m1_[q] / v1_[q];
         out[q] = std::exp(l);
+        if (debug_ && !std::isfinite(out[q]))
+          std::fprintf(stderr, "hermite q %d theta %g h %g v0 %g m0 %g v1 %g m1 %g\n", q, theta, h,
+                       v0_[q], m0_[q], v1_[q], m1_[q]);
       } else {
         out[q] = h00 * v0_[q] + h10 * h * m0_[q] + h01 * v1_[q] + h11 * h * m1_[q];
       }
@@ -373,31 +379,48 @@ class LogRosenbrock {
   // One step of size h from (τ, y_) with f0_, jd_, u_ at its start; writes y_{n+1} into ys_ and
   // returns the scaled error (max norm; ∞ when a stage is not finite).
   double attempt_step(double tau, double h, LogRosenbrockStats& stats) {
+    const bool low_rank = sys_.rank() > 0;
+    if (tab_.stages == 4)
+      return low_rank ? step_t<4, true>(tau, h, stats) : step_t<4, false>(tau, h, stats);
+    return low_rank ? step_t<2, true>(tau, h, stats) : step_t<2, false>(tau, h, stats);
+  }
+
+  // The step with the stage count S and the presence of a low-rank Jacobian part fixed at
+  // compile time, so that the per-element loops unroll and vectorise. Sweeps: (0) G, p1 when
+  // low-rank; then per stage i = 1..S−1 a formation sweep (finish u_{i−1} = D⁻¹(rhs + U w),
+  // form Y_i and its linear sums) and an evaluation sweep (rhs_i = s_i f(Y_i) +
+  // Σ_j (c_ij/h) u_j, and p_i when low-rank); a final sweep forms y_{n+1} and the error.
+  template <int S, bool LowRank>
+  double step_t(double tau, double h, LogRosenbrockStats& stats) {
     constexpr int R = kMaxCouplingRank;
     const RosenbrockTableau& T = tab_;
-    const int S = T.stages, r = sys_.rank();
+    const int r = LowRank ? sys_.rank() : 0;
+    const int L = sys_.linear_scalars();
     const Eigen::Index n = n_;
     const double s0 = std::exp(tau);
+    // J_τ = s(τ)·J_t grows like e^τ within the step; the W-method may use any J, and taking
+    // s at the middle of the step halves the mismatch in the stiff components.
+    const double sj = std::exp(tau + 0.5 * h);
     const double inv_hg = 1.0 / (h * T.gamma);
     std::array<const double*, R> v{};
     for (int k = 0; k < r; ++k) v[k] = sys_.coupling(k);
-    const double* y = y_.data();
-    const double* f0 = f0_.data();
-    const float* jd = jd_.data();
-    const float* U = u_.data();
-    double* ys = ys_.data();
+    std::array<const double*, kMaxLinearScalars> wl{};
+    for (int l = 0; l < L; ++l) wl[l] = sys_.scalar_weights(l);
+    const double* __restrict y = y_.data();
+    const double* __restrict f0 = f0_.data();
+    const float* __restrict jd = jd_.data();
+    const float* __restrict U = u_.data();
+    double* __restrict ys = ys_.data();
     std::array<double*, kMaxStages> st{};
     for (int i = 0; i < S; ++i) st[i] = stage_[i].data();
-    auto dinv = [&](Eigen::Index i) { return 1.0 / (inv_hg - s0 * jd[i]); };
 
-    // Sweep: G = Vᵀ D⁻¹ U and p1 = Vᵀ D⁻¹ (s0 f0); stage 1's right-hand side is s0 f0.
     Small G(r, r);
     SmallVec w(r);
-    {
+    if constexpr (LowRank) {
       const auto sums =
           chunked_reduce<R * R + R>(n, partials_, [&](Eigen::Index b, Eigen::Index e, double* acc) {
             for (Eigen::Index i = b; i < e; ++i) {
-              const double di = dinv(i);
+              const double di = 1.0 / (inv_hg - sj * jd[i]);
               for (int k = 0; k < r; ++k) {
                 const double vd = v[k][i] * di;
                 acc[R * R + k] += vd * s0 * f0[i];
@@ -407,86 +430,120 @@ class LogRosenbrock {
           });
       for (int k = 0; k < r; ++k)
         for (int l = 0; l < r; ++l) G(k, l) = sums[k * R + l];
-      w = woodbury(G, sums.data() + R * R, s0);
+      w = woodbury(G, sums.data() + R * R, sj);
     }
 
-    for (int i = 1; i <= S; ++i) {
-      // Finish stage i−1: u_{i−1} = D⁻¹ (rhs_{i−1} + U w) in place (stage 1's rhs is s0 f0).
-      // Then, for i < S, form the stage state Y_i = y + Σ_{j<i} a_ij u_j in ys_ with its sums;
-      // for i = S, form y_{n+1} and the error instead.
-      const int done = i - 1;
-      if (i < S) {
-        const int L = sys_.linear_scalars();
-        std::array<const double*, kMaxLinearScalars> wl{};
-        for (int l = 0; l < L; ++l) wl[l] = sys_.scalar_weights(l);
+    // Formation sweep for stage I (1 ≤ I ≤ S−1), or the final sweep (I = S).
+    auto form = [&]<int I>() -> double {
+      constexpr int done = I - 1;
+      double* __restrict ud = st[done];
+      const double* __restrict u0 = st[0];
+      const double* __restrict u1 = S > 1 ? st[1] : st[0];
+      const double* __restrict u2 = S > 2 ? st[2] : st[0];
+      const double* __restrict u3 = S > 3 ? st[3] : st[0];
+      auto finish_u = [&](Eigen::Index q) {
+        double num = done == 0 ? s0 * f0[q] : ud[q];
+        if constexpr (LowRank)
+          for (int k = 0; k < r; ++k) num += U[k * n + q] * w(k);
+        ud[q] = num / (inv_hg - sj * jd[q]);
+      };
+      auto combo = [&](const double(&c)[kMaxStages], Eigen::Index q, int upto) {
+        double x = 0.0;
+        if (upto > 0) x += c[0] * u0[q];
+        if (upto > 1) x += c[1] * u1[q];
+        if (upto > 2) x += c[2] * u2[q];
+        if (upto > 3) x += c[3] * u3[q];
+        return x;
+      };
+      if constexpr (I < S) {
         const auto sums = chunked_reduce<kMaxLinearScalars>(
             n, partials_, [&](Eigen::Index b, Eigen::Index e, double* acc) {
               for (Eigen::Index q = b; q < e; ++q) {
-                double num = done == 0 ? s0 * f0[q] : st[done][q];
-                for (int k = 0; k < r; ++k) num += U[k * n + q] * w(k);
-                st[done][q] = num * dinv(q);
-                double yq = y[q];
-                for (int j = 0; j < i; ++j) yq += T.a[i][j] * st[j][q];
-                ys[q] = yq;
-                for (int l = 0; l < L; ++l) acc[l] += wl[l][q] * yq;
+                finish_u(q);
+                ys[q] = y[q] + combo(T.a[I], q, I);
+              }
+              for (int l = 0; l < L; ++l) {
+                double sum = 0.0;
+                for (Eigen::Index q = b; q < e; ++q) sum += wl[l][q] * ys[q];
+                acc[l] = sum;
               }
             });
-        bool finite = true;
-        for (int l = 0; l < L; ++l) finite = finite && std::isfinite(sums[l]);
-        const double ti = std::expm1(tau + T.alpha[i] * h);
-        if (!finite || !sys_.prepare(ti, ys, sums.data()))
-          return std::numeric_limits<double>::infinity();
+        for (int l = 0; l < L; ++l)
+          if (!std::isfinite(sums[l])) return std::numeric_limits<double>::infinity();
+        const double ti = std::expm1(tau + T.alpha[I] * h);
+        if (!sys_.prepare(ti, ys, sums.data())) return std::numeric_limits<double>::infinity();
         ++stats.evaluations;
-        // rhs_i = s_i f(t_i, Y_i) + Σ_{j<i} (c_ij/h) u_j into st[i]; p_i = Vᵀ D⁻¹ rhs_i.
         const double si = 1.0 + ti;
+        double cs[kMaxStages] = {};
+        for (int j = 0; j < I; ++j) cs[j] = T.c[I][j] / h;
+        double* __restrict ri = st[I];
         const auto ps =
             chunked_reduce<R + 1>(n, partials_, [&](Eigen::Index b, Eigen::Index e, double* acc) {
               double scratch[kMaxAccumulators] = {};
-              sys_.evaluate(b, e, ys, st[i], nullptr, nullptr, scratch);
+              sys_.evaluate(b, e, ys, ri, nullptr, nullptr, scratch);
+              double bad = 0.0;
               for (Eigen::Index q = b; q < e; ++q) {
-                double rq = si * st[i][q];
-                for (int j = 0; j < i; ++j) rq += (T.c[i][j] / h) * st[j][q];
-                st[i][q] = rq;
-                const double rd = rq * dinv(q);
-                for (int k = 0; k < r; ++k) acc[k] += v[k][q] * rd;
-                acc[R] += std::isfinite(rq) ? 0.0 : 1.0;
+                const double rq = si * ri[q] + combo(cs, q, I);
+                ri[q] = rq;
+                bad += std::isfinite(rq) ? 0.0 : 1.0;
               }
+              acc[R] = bad;
+              if constexpr (LowRank)
+                for (Eigen::Index q = b; q < e; ++q) {
+                  const double rd = ri[q] / (inv_hg - sj * jd[q]);
+                  for (int k = 0; k < r; ++k) acc[k] += v[k][q] * rd;
+                }
             });
         if (ps[R] > 0.0) return std::numeric_limits<double>::infinity();
-        w = woodbury(G, ps.data(), s0);
+        if constexpr (LowRank) w = woodbury(G, ps.data(), sj);
+        return 0.0;
       } else {
         const double rtol = opt_.local_safety * opt_.rel_tol;
         const double atol = opt_.local_safety * opt_.abs_tol;
         const double* floor = nullptr;
         if constexpr (requires { sys_.scale_floor(); }) floor = sys_.scale_floor();
+        double me[kMaxStages] = {};
+        for (int j = 0; j < S; ++j) me[j] = T.m[j] - T.mhat[j];
         const auto err = chunked_reduce<1>(
             n, partials_,
             [&](Eigen::Index b, Eigen::Index e, double* acc) {
-              double emax = 0.0;
+              double emax = 0.0, bad = 0.0;
               for (Eigen::Index q = b; q < e; ++q) {
-                double num = done == 0 ? s0 * f0[q] : st[done][q];
-                for (int k = 0; k < r; ++k) num += U[k * n + q] * w(k);
-                st[done][q] = num * dinv(q);
-                double ynew = y[q], est = 0.0;
-                for (int j = 0; j < S; ++j) {
-                  ynew += T.m[j] * st[j][q];
-                  est += (T.m[j] - T.mhat[j]) * st[j][q];
-                }
+                finish_u(q);
+                const double ynew = y[q] + combo(T.m, q, S);
+                const double est = combo(me, q, S);
                 ys[q] = ynew;
                 double mag = std::max(std::abs(y[q]), std::abs(ynew));
                 if (floor != nullptr) mag = std::max(mag, floor[q]);
-                const double sc = atol + rtol * mag;
-                const double ratio = std::abs(est) / sc;
-                if (!(ratio <= emax))  // also catches NaN
-                  emax = std::isfinite(ratio) ? ratio : std::numeric_limits<double>::infinity();
+                const double ratio = std::abs(est) / (atol + rtol * mag);
+                emax = std::max(emax, ratio);
+                bad += ratio == ratio ? 0.0 : 1.0;  // NaN
               }
-              acc[0] = emax;
+              acc[0] = bad > 0.0 ? HUGE_VAL : emax;
+              if (debug_ && emax > 0.5)
+                for (Eigen::Index q = b; q < e; ++q) {
+                  double mag = std::max(std::abs(y[q]), std::abs(ys[q]));
+                  if (floor != nullptr) mag = std::max(mag, floor[q]);
+                  const double ratio = std::abs(combo(me, q, S)) / (atol + rtol * mag);
+                  if (ratio == emax)
+                    std::fprintf(stderr, "  worst %ld y %.4e ynew %.4e ratio %.3g\n", (long)q, y[q],
+                                 ys[q], ratio);
+                }
             },
             {true});
         return err[0];
       }
+    };
+    double bad = 0.0;
+    if constexpr (S >= 2) bad = form.template operator()<1>();
+    if constexpr (S >= 3) {
+      if (bad == 0.0) bad = form.template operator()<2>();
     }
-    return std::numeric_limits<double>::infinity();  // not reached
+    if constexpr (S >= 4) {
+      if (bad == 0.0) bad = form.template operator()<3>();
+    }
+    if (bad != 0.0) return bad;
+    return form.template operator()<S>();
   }
 
   System& sys_;
@@ -499,6 +556,7 @@ class LogRosenbrock {
   std::vector<double> partials_;
   std::array<double, kMaxAccumulators> acc_{};
   std::vector<double> v0_, m0_, v1_, m1_, vr_;  // recorded quantities and τ-rates at step ends
+  bool debug_ = std::getenv("SIGNDYN_ODE_TRACE") != nullptr;
 };
 
 }  // namespace signdyn::detail

@@ -13,7 +13,7 @@ struct SignSgdClosure {
   int env_modes = 1;    // top modes whose column-to-column spread of S is resolved (0–3)
   // A mode j uses the linear (ρ-only) law when B λ_j b_j² < linear_threshold · S_ref, S_ref =
   // max(σ², 1e-3·2R(0)): its entries then stay in the linear range of the mean sign.
-  double linear_threshold = 1e-3;
+  double linear_threshold = 1e-2;
 };
 
 /// SignSGD in the diagonal basis: per-mode Gaussian-mixture law of the entries with the exact

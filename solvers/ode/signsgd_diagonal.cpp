@@ -17,8 +17,8 @@
 namespace signdyn::detail {
 namespace {
 
-// State: for each mixture ("GM") mode a block of 2·Qh values (μ_q then e_q = E_q[Δ²] of the
-// positive half q < Qh of a symmetric mixture), then one ρ_j per linear mode.
+// State: for each mixture ("GM") mode a block of 2·Qh values (means μ_q, then variances s_q ≥ 0
+// of the positive half q < Qh of a symmetric mixture), then one ρ_j per linear mode.
 class DiagonalSystem {
  public:
   DiagonalSystem(const Problem& p, const OptimizerSpec& o, const Eigen::VectorXi& modes,
@@ -60,22 +60,32 @@ class DiagonalSystem {
     n_gm_ = static_cast<Eigen::Index>(gm_modes_.size());
     n_ = n_gm_ * block_ + static_cast<Eigen::Index>(lin_modes_.size());
     weights_.assign(n_, 0.0);
-    for (Eigen::Index g = 0; g < n_gm_; ++g)
-      for (int q = 0; q < qh_; ++q)
-        weights_[g * block_ + qh_ + q] = p.lambda(gm_modes_[g]) * comp_.w[q];
-    for (std::size_t l = 0; l < lin_modes_.size(); ++l)
+    for (std::size_t l = 0; l < lin_modes_.size(); ++l) {
       weights_[n_gm_ * block_ + l] = p.lambda(lin_modes_[l]);
-    // Component means μ_q decay to and cross 0: measure their error against 5% of the mode's
-    // initial scale √ρ_j(0) (e_q and ρ_j are positive and use the plain relative tolerance).
+      lin_lambda_.push_back(p.lambda(lin_modes_[l]));
+      lin_sqrt_lambda_.push_back(std::sqrt(p.lambda(lin_modes_[l])));
+    }
+    // Error scales (log_rosenbrock.hpp scale_floor): relative accuracy is asked of each value
+    // only while its share of the mode's energy, w_q e_q, is above 1% of b_j² (for the means μ_q,
+    // which cross 0: √w_q |μ_q| above b_j/10). Saturated components collapse to 0 by orders of
+    // magnitude in a short log-time, and the outer components have weights down to 1e-10; their
+    // relative error there does not matter for the risk.
     floor_.assign(n_, 0.0);
-    for (Eigen::Index g = 0; g < n_gm_; ++g)
-      for (int q = 0; q < qh_; ++q) floor_[g * block_ + q] = 0.05 * p.b(gm_modes_[g]);
+    for (Eigen::Index g = 0; g < n_gm_; ++g) {
+      const double b = p.b(gm_modes_[g]);
+      for (int q = 0; q < qh_; ++q) {
+        floor_[g * block_ + q] = 0.1 * b / std::sqrt(comp_.w[q]);
+        floor_[g * block_ + qh_ + q] = 0.01 * b * b / comp_.w[q];  // variances s_q
+      }
+    }
+    for (std::size_t l = 0; l < lin_modes_.size(); ++l)
+      floor_[n_gm_ * block_ + l] = 0.01 * p.b(lin_modes_[l]) * p.b(lin_modes_[l]);
     // Where each recorded mode lives.
     for (Eigen::Index k = 0; k < modes.size(); ++k) {
       const Eigen::Index j = modes(k) - 1;
       const auto it = std::find(gm_modes_.begin(), gm_modes_.end(), j);
       if (it != gm_modes_.end())
-        record_.push_back({true, (it - gm_modes_.begin()) * block_ + qh_});
+        record_.push_back({true, (it - gm_modes_.begin()) * block_});
       else
         record_.push_back(
             {false, n_gm_ * block_ +
@@ -105,7 +115,7 @@ class DiagonalSystem {
       const double rho0 = p_.b(gm_modes_[g]) * p_.b(gm_modes_[g]);
       for (int q = 0; q < qh_; ++q) {
         y(g * block_ + q) = std::sqrt(rho0) * comp_.x[q];  // exact quantisation of N(0, ρ_j(0))
-        y(g * block_ + qh_ + q) = rho0 * comp_.x[q] * comp_.x[q];
+        y(g * block_ + qh_ + q) = 0.0;
       }
     }
     for (std::size_t l = 0; l < lin_modes_.size(); ++l)
@@ -114,27 +124,31 @@ class DiagonalSystem {
   }
 
   Eigen::Index size() const { return n_; }
+  // J ≈ diag(jd): the coupling through S = 2R is left to the W-method (measured: including it
+  // as a rank-one term costs a sweep per step and did not reduce the step count).
   int rank() const { return 0; }
   const double* coupling(int) const { return nullptr; }
-  int linear_scalars() const { return 1; }
+  int linear_scalars() const { return 1; }  // Σ λ_j ρ_j over the linear modes
   const double* scalar_weights(int) const { return weights_.data(); }
   int accumulators() const { return 1; }
   int outputs() const { return 1 + static_cast<int>(record_.size()); }
 
   bool prepare(double t, const double* y, const double* s) {
     lr_ = o_.schedule.lr_at(o_.lr, t);
-    S_ = s[0] + sigma2_;  // 2R = Σ λ_j ρ_j + σ²
+    S_ = s[0] + sigma2_;  // 2R = Σ λ_j ρ_j + σ²: linear modes, then the mixture modes
+    for (Eigen::Index g = 0; g < n_gm_; ++g) S_ += p_.lambda(gm_modes_[g]) * rho_gm(y, g);
     if (!std::isfinite(S_) || S_ <= 0.0) return false;
     if (S0_ < 0.0) S0_ = S_;
     // Column environments: S_e = S − Σ_{i<J} λ_i ρ_i + Σ_{i<J} λ_i e_{i,q_i}.
     double base = S_;
     for (int i = 0; i < env_; ++i) base -= p_.lambda(gm_modes_[i]) * rho_gm(y, i);
+    base = std::max(base, sigma2_);  // S minus the resolved modes is at least σ²
     phi_ = 0.0;
     for (std::size_t e = 0; e < env_s_.size(); ++e) {
       double se = base;
       for (int i = 0; i < env_; ++i)
-        se += p_.lambda(gm_modes_[i]) * y[i * block_ + qh_ + env_q_[e * env_ + i]];
-      env_s_[e] = std::max(se, 1e-300);
+        se += p_.lambda(gm_modes_[i]) * second_moment(y, i, env_q_[e * env_ + i]);
+      env_s_[e] = std::max(se, 1e-12 * S_);
       phi_ += env_w_[e] / std::sqrt(env_s_[e]);
     }
     return true;
@@ -151,8 +165,8 @@ class DiagonalSystem {
       const double rho = rho_gm(y, g);
       const bool is_env = g < env_;
       for (int q = 0; q < qh_; ++q) {
-        const double mu = y[g * block_ + q], e2 = y[g * block_ + qh_ + q];
-        const double sd = std::sqrt(std::max(e2 - mu * mu, 0.0));
+        const double mu = y[g * block_ + q], var = std::max(y[g * block_ + qh_ + q], 0.0);
+        const double e2 = mu * mu + var, sd = std::sqrt(var);
         double eh = 0.0, edh = 0.0;
         for (std::size_t e = 0; e < env_s_.size(); ++e) {
           double w_env, s_minus;
@@ -176,27 +190,35 @@ class DiagonalSystem {
           eh += w_env * a;
           edh += w_env * b;
         }
-        const Eigen::Index im = g * block_ + q, ie = im + qh_;
-        if (im >= begin && im < end) {
-          f[im] = -lr_ * eh;
-          if (jd) jd[im] = static_cast<float>(std::abs(mu) > 0.0 ? -lr_ * eh / mu : 0.0);
+        // dμ/dt = −η E_q h; ds/dt = −2η Cov_q(Δ, h) + η², so that d(μ² + s)/dt = −2η E_q[Δ h] + η²
+        // (the exact per-step identity of the second moment).
+        const Eigen::Index im = g * block_ + q, is = im + qh_;
+        // The one-step map (exact_map) moves μ by −ηE_q h, so its μ² gains η²(E_q h)² per step:
+        // the variance then gains η²(1 − (E_q h)²), keeping E[Δ'²] = E[Δ²] − 2ηE[Δh] + η² exact.
+        const double cov = edh - mu * eh;
+        f[im] = -lr_ * eh;
+        f[is] = -2.0 * lr_ * cov + lr_ * lr_ * (map_mode_ ? 1.0 - eh * eh : 1.0);
+        if (jd) {
+          jd[im] = static_cast<float>(std::abs(mu) > 0.0 ? -lr_ * eh / mu : 0.0);
+          jd[is] = static_cast<float>(var > 0.0 ? -2.0 * lr_ * std::max(cov, 0.0) / var : 0.0);
         }
-        if (ie >= begin && ie < end) {
-          f[ie] = -2.0 * lr_ * edh + lr_ * lr_;
-          if (jd) jd[ie] = static_cast<float>(e2 > 0.0 ? -2.0 * lr_ * edh / e2 : 0.0);
-          dr += lambda * comp_.w[q] * f[ie];
-        }
+        dr += lambda * comp_.w[q] * (2.0 * mu * f[im] + f[is]);
       }
     }
     // Linear modes: dρ/dt = −2η h_B'(0) √λ ρ E_e[S_e^{−1/2}] + η².
-    const double rate0 = 2.0 * lr_ * h_.slope0() * phi_;
-    for (Eigen::Index i = std::max(begin, gm_end); i < end; ++i) {
-      const double lambda = p_.lambda(lin_modes_[i - gm_end]);
-      const double r = rate0 * std::sqrt(lambda);
-      f[i] = -r * y[i] + lr_ * lr_;
-      if (jd) jd[i] = static_cast<float>(-r);
-      dr += lambda * f[i];
+    const double rate0 = 2.0 * lr_ * h_.slope0() * phi_, noise = lr_ * lr_;
+    const Eigen::Index lb = std::max(begin, gm_end);
+    const double* __restrict lam = lin_lambda_.data() - gm_end;
+    const double* __restrict sq = lin_sqrt_lambda_.data() - gm_end;
+    double d0 = 0.0, d1 = 0.0;
+    for (Eigen::Index i = lb; i < end; ++i) {
+      const double r = rate0 * sq[i];
+      f[i] = noise - r * y[i];
+      ((i & 1) ? d1 : d0) += lam[i] * f[i];
     }
+    if (jd)
+      for (Eigen::Index i = lb; i < end; ++i) jd[i] = static_cast<float>(-rate0 * sq[i]);
+    dr += d0 + d1;
     acc[0] += dr;
   }
 
@@ -206,11 +228,12 @@ class DiagonalSystem {
     rate[0] = 0.5 * acc[0];
     for (std::size_t k = 0; k < record_.size(); ++k) {
       const auto [gm, pos] = record_[k];
-      if (gm) {
+      if (gm) {  // pos: the block's first mean
         double v = 0.0, r = 0.0;
         for (int q = 0; q < qh_; ++q) {
-          v += comp_.w[q] * y[pos + q];
-          r += comp_.w[q] * f[pos + q];
+          const double mu = y[pos + q];
+          v += comp_.w[q] * (mu * mu + std::max(y[pos + qh_ + q], 0.0));
+          r += comp_.w[q] * (2.0 * mu * f[pos + q] + f[pos + qh_ + q]);
         }
         value[1 + k] = v;
         rate[1 + k] = r;
@@ -222,14 +245,19 @@ class DiagonalSystem {
   }
 
   bool blown_up() const { return S_ > 1e6 * std::max(S0_, 1.0); }
+  void set_map_mode(bool on) { map_mode_ = on; }
   const double* scale_floor() const { return floor_.data(); }
 
   Eigen::Index block() const { return block_; }
 
  private:
+  double second_moment(const double* y, Eigen::Index g, int q) const {
+    const double mu = y[g * block_ + q];
+    return mu * mu + std::max(y[g * block_ + qh_ + q], 0.0);
+  }
   double rho_gm(const double* y, Eigen::Index g) const {
     double r = 0.0;
-    for (int q = 0; q < qh_; ++q) r += comp_.w[q] * y[g * block_ + qh_ + q];
+    for (int q = 0; q < qh_; ++q) r += comp_.w[q] * second_moment(y, g, q);
     return r;
   }
 
@@ -241,7 +269,7 @@ class DiagonalSystem {
   int qh_ = 0, block_ = 0, env_ = 0;
   std::vector<Eigen::Index> gm_modes_, lin_modes_;
   Eigen::Index n_gm_ = 0, n_ = 0;
-  std::vector<double> weights_, floor_;
+  std::vector<double> weights_, floor_, lin_lambda_, lin_sqrt_lambda_;
   struct Where {
     bool gm;
     Eigen::Index pos;
@@ -250,6 +278,7 @@ class DiagonalSystem {
   std::vector<double> env_s_, env_w_;
   std::vector<int> env_q_;
   double lr_ = 0.0, S_ = 0.0, S0_ = -1.0, phi_ = 0.0;
+  bool map_mode_ = false;
 };
 
 }  // namespace

@@ -53,7 +53,7 @@ Coordinates realised_coordinates(const Problem& p) {
   return c;
 }
 
-// Virtual coordinates: product of half-range Gauss–Hermite rules (8 nodes) over the loadings of
+// Virtual coordinates: product of half-range Gauss–Hermite rules (6 nodes) over the loadings of
 // the first kResolved modes; the loadings of all other modes are replaced by their mean
 // (O_pj² → 1/d), so K_pp = (Σ_{i<L} λ_i g_i² + Σ_{j≥L} λ_j)/d.
 Coordinates virtual_coordinates(const Problem& p) {
@@ -61,7 +61,7 @@ Coordinates virtual_coordinates(const Problem& p) {
   c.realised = false;
   c.d = p.d;
   c.resolved = static_cast<int>(std::min<Eigen::Index>(kResolved, p.d));
-  const GaussRule half = gauss_hermite_half(16);
+  const GaussRule half = gauss_hermite_half(12);
   const int n = static_cast<int>(half.x.size());
   Eigen::Index P = 1;
   for (int i = 0; i < c.resolved; ++i) P *= n;
@@ -181,12 +181,17 @@ class GenericSystem {
     n_ = J_ * block_ + (d - J_);
     weights_.assign(n_, 0.0);
     floor_.assign(n_, 0.0);
+    // Error scales as in the diagonal basis (signsgd_diagonal.cpp): relative accuracy while
+    // w_q e_q is above 1% of b_j² (√w_q |μ_q| above b_j/10).
     for (int i = 0; i < J_; ++i)
-      for (int q = 0; q < qh_; ++q) {
-        weights_[i * block_ + qh_ + q] = p.lambda(i) * comp_.w[q];
-        floor_[i * block_ + q] = 0.05 * p.b(i);
+      for (int q = 0; q < qh_; ++q) {  // block: means μ_q, then variances s_q
+        floor_[i * block_ + q] = 0.1 * p.b(i) / std::sqrt(comp_.w[q]);
+        floor_[i * block_ + qh_ + q] = 0.01 * p.b(i) * p.b(i) / comp_.w[q];
       }
-    for (Eigen::Index j = J_; j < d; ++j) weights_[J_ * block_ + (j - J_)] = p.lambda(j);
+    for (Eigen::Index j = J_; j < d; ++j) {
+      weights_[J_ * block_ + (j - J_)] = p.lambda(j);
+      floor_[J_ * block_ + (j - J_)] = 0.01 * p.b(j) * p.b(j);
+    }
     for (Eigen::Index k = 0; k < modes.size(); ++k) record_.push_back(modes(k) - 1);
     rho_.resize(d);
     v_.resize(c_.P);
@@ -203,7 +208,7 @@ class GenericSystem {
       const double rho0 = p_.b(i) * p_.b(i);
       for (int q = 0; q < qh_; ++q) {
         y(i * block_ + q) = std::sqrt(rho0) * comp_.x[q];
-        y(i * block_ + qh_ + q) = rho0 * comp_.x[q] * comp_.x[q];
+        y(i * block_ + qh_ + q) = 0.0;
       }
     }
     for (Eigen::Index j = J_; j < p_.d; ++j) y(J_ * block_ + (j - J_)) = p_.b(j) * p_.b(j);
@@ -222,15 +227,19 @@ class GenericSystem {
 
   bool prepare(double t, const double* y, const double* s) {
     lr_ = o_.schedule.lr_at(o_.lr, t);
-    S_ = s[0] + sigma2_;
-    if (!std::isfinite(S_) || S_ <= 0.0) return false;
-    if (S0_ < 0.0) S0_ = S_;
+    S_ = s[0] + sigma2_;  // linear sum over the Gaussian modes; the mixture modes follow
     const Eigen::Index d = p_.d;
     for (int i = 0; i < J_; ++i) {
       double r = 0.0;
-      for (int q = 0; q < qh_; ++q) r += comp_.w[q] * y[i * block_ + qh_ + q];
+      for (int q = 0; q < qh_; ++q) {
+        const double mu = y[i * block_ + q];
+        r += comp_.w[q] * (mu * mu + std::max(y[i * block_ + qh_ + q], 0.0));
+      }
       rho_(i) = r;
+      S_ += p_.lambda(i) * r;
     }
+    if (!std::isfinite(S_) || S_ <= 0.0) return false;
+    if (S0_ < 0.0) S0_ = S_;
     for (Eigen::Index j = J_; j < d; ++j) rho_(j) = std::max(y[J_ * block_ + (j - J_)], 0.0);
     const Eigen::ArrayXd lam = p_.lambda.array();
     const Eigen::VectorXd w2 = (lam.square() * rho_.array()).matrix();
@@ -287,15 +296,18 @@ class GenericSystem {
     for (Eigen::Index i = begin; i < std::min(end, gm_end); ++i) {
       const int mode = static_cast<int>(i / block_), slot = static_cast<int>(i % block_);
       const double lambda = p_.lambda(mode);
+      // dμ/dt = −η m; ds/dt = −2η (dm − μ m) + η² N (the block lies within one chunk).
+      const int q = slot < qh_ ? slot : slot - qh_;
+      const double mu = y[i - slot + q], var = std::max(y[i - slot + qh_ + q], 0.0);
+      const double m = gm_m_[mode * qh_ + q], dm = gm_dm_[mode * qh_ + q];
       if (slot < qh_) {
-        const double m = gm_m_[mode * qh_ + slot];
         f[i] = -lr_ * m;
-        if (jd) jd[i] = static_cast<float>(std::abs(y[i]) > 0.0 ? -lr_ * m / y[i] : 0.0);
+        if (jd) jd[i] = static_cast<float>(std::abs(mu) > 0.0 ? -lr_ * m / mu : 0.0);
+        dr += lambda * comp_.w[q] * 2.0 * mu * f[i];
       } else {
-        const int q = slot - qh_;
-        const double dm = gm_dm_[mode * qh_ + q];
-        f[i] = -2.0 * lr_ * dm + lr_ * lr_ * N_(mode);
-        if (jd) jd[i] = static_cast<float>(y[i] > 0.0 ? -2.0 * lr_ * dm / y[i] : 0.0);
+        const double cov = dm - mu * m;
+        f[i] = -2.0 * lr_ * cov + lr_ * lr_ * N_(mode);
+        if (jd) jd[i] = static_cast<float>(var > 0.0 ? -2.0 * lr_ * std::max(cov, 0.0) / var : 0.0);
         dr += lambda * comp_.w[q] * f[i];
       }
     }
@@ -319,8 +331,9 @@ class GenericSystem {
       if (j < J_) {
         double v = 0.0, r = 0.0;
         for (int q = 0; q < qh_; ++q) {
-          v += comp_.w[q] * y[j * block_ + qh_ + q];
-          r += comp_.w[q] * f[j * block_ + qh_ + q];
+          const double mu = y[j * block_ + q];
+          v += comp_.w[q] * (mu * mu + std::max(y[j * block_ + qh_ + q], 0.0));
+          r += comp_.w[q] * (2.0 * mu * f[j * block_ + q] + f[j * block_ + qh_ + q]);
         }
         value[1 + k] = v;
         rate[1 + k] = r;
@@ -355,8 +368,8 @@ class GenericSystem {
         const double su = std::sqrt(vm), kp = c_.Kpp(c);
         const double wgt = c_.realised ? o : c_.weight(c) * o;
         for (int q = 0; q < qh_; ++q) {
-          const double mu = y[i * block_ + q], e2 = y[i * block_ + qh_ + q];
-          const double sd = std::sqrt(std::max(e2 - mu * mu, 0.0));
+          const double mu = y[i * block_ + q];
+          const double sd = std::sqrt(std::max(y[i * block_ + qh_ + q], 0.0));
           double m = 0.0, dm = 0.0;
           for (std::size_t a = 0; a < inner_.x.size(); ++a) {
             const double delta = mu + sd * inner_.x[a];

@@ -17,12 +17,14 @@ namespace signdyn::detail {
 
 /// Records of a System with outputs (risk, ρ of the recorded modes): the ODE in log time
 /// (solver "ode_rosenbrock"), or, for TheorySolver::exact_map, the map y ← y + f(k, y) applied
-/// once per step k (the system's f is then its expected one-step increment).
+/// once per step k (the system's f is then its expected one-step increment; a system with
+/// set_map_mode(bool) is told which of the two it serves).
 template <class System>
 Trajectory run_system(System& system, Eigen::VectorXd y, const Problem& problem,
                       const OptimizerSpec& optimizer, const TheoryOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const bool map = options.solver == TheorySolver::exact_map;
+  if constexpr (requires { system.set_map_mode(true); }) system.set_map_mode(map);
   TheoryRecorder recorder(problem, optimizer, options, map ? "exact_map" : "ode_rosenbrock");
   auto record = [&](std::size_t i, const double* v) {
     return recorder.record_values(i, v[0], v + 1);

@@ -2,12 +2,14 @@
 //
 // For each configuration (basis, d = m, batch B, spectrum exponent) it runs (or loads from the
 // cache directory) the Monte Carlo risk curve, integrates the ODE, and prints one table row:
-// the maximum relative error of the risk R and of the excess risk R − σ²/2 over the whole
-// curve, the largest |z| = |ODE − MC|/se, and the Monte Carlo relative standard error.
+// the maximum relative error of the risk R over the whole curve (40 log-spaced records from
+// step 1 to 3000), that of the excess risk R − σ²/2 over the records where the Monte Carlo
+// resolves it (se < 10% of it), the largest |z| = |ODE − MC|/se, and the Monte Carlo relative
+// standard error.
 //
 // Usage: validate_signsgd [--table main|dsweep|quick|all] [--cache DIR] [--threads N]
 //                         [--solver ode|exact_map] [--csv FILE] [--mc-only]
-//                         [--basis diagonal|generic] [--d D]
+//                         [--basis diagonal|generic] [--d D] [--cached-only]
 // Exponents: the α (β) are in the λ_j = j^(−α), b_j² = j^(−β) convention of the
 // signSGD paper and theory-derivations.md; signdyn's config uses λ_j = j^(−2α), b_j = j^(−β),
 // so ProblemSpec.alpha = α/2 and ProblemSpec.beta = β/2 (validation/README.md).
@@ -146,7 +148,7 @@ std::vector<Config> table(const std::string& name) {
 int main(int argc, char** argv) {
   std::string table_name = "main", cache = "validation-cache", csv;
   int threads = 1;
-  bool mc_only = false;
+  bool mc_only = false, cached_only = false;
   std::string only_basis;
   Eigen::Index only_d = 0;
   TheorySolver solver = TheorySolver::ode;
@@ -163,6 +165,8 @@ int main(int argc, char** argv) {
       csv = next();
     else if (a == "--mc-only")
       mc_only = true;
+    else if (a == "--cached-only")
+      cached_only = true;
     else if (a == "--basis")
       only_basis = next();
     else if (a == "--d")
@@ -182,7 +186,7 @@ int main(int argc, char** argv) {
                "max_mc_rel_se,ode_seconds,mc_seconds\n";
   }
   std::printf(
-      "| basis | d = m | B | α | replicas | max rel. err. R | max rel. err. R − σ²/2 | "
+      "| basis | d = m | B | α | replicas | max rel. err. R | max rel. err. R − σ²/2 (resolved) | "
       "max abs z | MC rel. se (max) | ODE s | MC s |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const Config& c : table(table_name)) {
@@ -194,6 +198,7 @@ int main(int argc, char** argv) {
     Trajectory mc;
     double mc_seconds = 0.0;
     if (!load(path, mc)) {
+      if (cached_only) continue;
       SimulateOptions so;
       so.record_steps = record_steps(c.steps, c.records);
       so.modes = record_modes(c.d, 8);
@@ -223,15 +228,16 @@ int main(int argc, char** argv) {
       s = static_cast<std::int64_t>(std::llround(static_cast<double>(s)));
     to.modes = record_modes(c.d, 8);
     to.solver = solver;
-    to.rel_tol = 1e-5;
+    to.rel_tol = 1e-4;
     to.abs_tol = 1e-14;
     const Trajectory ode = predict(p, opt, to);
     const double floor = 0.5 * c.sigma * c.sigma;
     double e_r = 0, e_x = 0, z = 0, se = 0;
     for (Eigen::Index i = 0; i < std::min(mc.t.size(), ode.t.size()); ++i) {
       e_r = std::max(e_r, std::abs(ode.risk(i) / mc.risk(i) - 1.0));
+      // The excess risk only where the Monte Carlo resolves it (se below 10% of it).
       const double ex_mc = mc.risk(i) - floor, ex_ode = ode.risk(i) - floor;
-      e_x = std::max(e_x, std::abs(ex_ode / ex_mc - 1.0));
+      if (mc.risk_se(i) <= 0.1 * ex_mc) e_x = std::max(e_x, std::abs(ex_ode / ex_mc - 1.0));
       if (mc.risk_se(i) > 0) z = std::max(z, std::abs(ode.risk(i) - mc.risk(i)) / mc.risk_se(i));
       se = std::max(se, mc.risk_se(i) / mc.risk(i));
     }
