@@ -4,8 +4,10 @@
 Usage: scripts/plot_phase.py RESULT.h5 [-o OUT.png]
 
 Left: the phase map (which optimizer has the lower risk at its ODE-optimal learning rate at
-every horizon, or a trade-off). Middle and right: the fitted decay exponent gamma of the
-excess risk at the optimal learning rate (excess risk ~ T^-gamma) for each optimizer.
+every horizon, or a trade-off). Middle: the fitted decay exponent gamma of the excess risk at
+the optimal learning rate (excess risk ~ T^-gamma) for each optimizer. Right: the margin, the
+ratio of the two excess risks at the first and the last horizon (red: second lower, as in
+the map).
 Needs Debian's python3-h5py and python3-matplotlib.
 """
 import argparse
@@ -33,8 +35,10 @@ def main():
         horizons = f["horizons"][:]
         phase = f["phase"][:]
         gamma = {m: f[m + "/gamma"][:] for m in methods}
+        excess = {m: f[m + "/excess_risk_opt"][:] for m in methods}
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    axes = axes.ravel()
     colors = ["#bbbbbb", "#1f77b4", "#d62728", "#9467bd", "#ffffff"]
     labels = ["failed", f"{methods[0]} better", f"{methods[1]} better", "trade-off", "tie"]
     cmap = ListedColormap(colors)
@@ -60,7 +64,7 @@ def main():
                  fontsize=10)
 
     vmax = np.nanmax([np.nanmax(g) for g in gamma.values()] + [0.1])
-    for ax, m in zip(axes[1:], methods):
+    for ax, m in zip(axes[1:3], methods):
         mesh = ax.pcolormesh(be, ae, gamma[m], cmap="viridis", vmin=0, vmax=vmax,
                              edgecolors="k", linewidth=0.3)
         for i, a in enumerate(alpha):
@@ -72,6 +76,24 @@ def main():
         ax.set_xlabel(r"$\beta$")
         ax.set_ylabel(r"$\alpha$")
         ax.set_title(f"{m}: fitted risk-decay exponent", fontsize=10)
+    # Margin: excess-risk ratio first/second at the first and last horizon (log2 colour scale).
+    ax = axes[3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = excess[methods[0]] / excess[methods[1]]
+    last = np.log2(ratio[:, :, -1])
+    lim = max(1.0, np.nanmax(np.abs(last))) if np.any(np.isfinite(last)) else 1.0
+    mesh = ax.pcolormesh(be, ae, last, cmap="RdBu_r", vmin=-lim, vmax=lim, edgecolors="k",
+                         linewidth=0.3)
+    for i, a in enumerate(alpha):
+        for j, b in enumerate(beta):
+            dark = np.isfinite(last[i, j]) and abs(last[i, j]) > 0.6 * lim
+            ax.text(b, a, f"{ratio[i, j, 0]:.2g}\n-> {ratio[i, j, -1]:.2g}", ha="center",
+                    va="center", fontsize=7, color="w" if dark else "k")
+    fig.colorbar(mesh, ax=ax, label=f"log2 excess-risk ratio at T = {horizons[-1]}")
+    ax.set_xlabel(r"$\beta$")
+    ax.set_ylabel(r"$\alpha$")
+    ax.set_title(f"excess risk {methods[0]} / {methods[1]}: T = {horizons[0]} -> {horizons[-1]}",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(out)
