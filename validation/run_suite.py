@@ -2,7 +2,7 @@
 """Run the fixed ODE-vs-Monte-Carlo validation cases and print a pass/fail table.
 
 Usage (repository root):
-  validation/run_suite.py [--fast] [--case NAME ...] [--signdyn build/src/cli/signdyn]
+  validation/run_suite.py [--fast] [--case NAME ...] [--signdyn build/signdyn]
                           [--out DIR] [--markdown] [--list]
 
 Each case of validation/cases/suite.toml is one `signdyn compare` run (the built-in default
@@ -81,8 +81,8 @@ def check(path, rel_tol, z_max):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default=os.path.join(HERE, "cases", "suite.toml"))
-    parser.add_argument("--signdyn", default=os.path.join(ROOT, "build", "src", "cli", "signdyn"),
-                        help="the signdyn executable (default: build/src/cli/signdyn)")
+    parser.add_argument("--signdyn", default=os.path.join(ROOT, "build", "signdyn"),
+                        help="the signdyn executable (default: build/signdyn)")
     parser.add_argument("--fast", action="store_true", help="only the cases marked fast")
     parser.add_argument("--case", action="append", default=[], help="run only this case")
     parser.add_argument("--out", help="keep the result files in this directory")
