@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The SignSGD diagonal-basis ODE of signdyn (solvers/ode/signsgd_diagonal.cpp) in NumPy,
 integrated with scipy's solve_ivp at the same tolerance, for the speed comparison of
-bench/README-ode.md.
+bench/README.md, "ODE".
 
 Same problem as bench/ode/bench_ode.cpp: λ_j = j^(−1.2), b_j² = j^(−0.8) (signdyn alpha = 0.6,
 beta = 0.4), σ = 0.5, η = 1e-3, B = 16, 1000 log-spaced records from step 1 to 10^7. Same

@@ -1,7 +1,8 @@
-// Benchmarks of the deterministic-dynamics engine (bench/README-ode.md): SignSGD (diagonal basis,
-// and generic basis in its O(d) concentration form) and SGD at d = 10^4 … 10^6, 1000 log-spaced
-// records from step 1 to 10^7, α = 1.2, β = 0.8 in the λ_j = j^(−α), b_j² = j^(−β) convention
-// (signdyn config: alpha = 0.6, beta = 0.4), σ = 0.5, η = 1e-3 (SignSGD) / 0.1 (SGD), B = 16.
+// Benchmarks of the deterministic-dynamics engine (bench/README.md, "ODE"): SignSGD (diagonal
+// basis, and generic basis in its O(d) concentration form) and SGD at d = 10^4 … 10^6, 1000
+// log-spaced records from step 1 to 10^7, α = 1.2, β = 0.8 in the λ_j = j^(−α), b_j² = j^(−β)
+// convention (signdyn config: alpha = 0.6, beta = 0.4), σ = 0.5, η = 1e-3 (SignSGD) / 0.1 (SGD), B
+// = 16.
 //
 // Set SIGNDYN_BENCH_DUMP=DIR to write each run's (t, R) to DIR/<name>.txt (bench/scipy_ode.py
 // compares its own solution of the same ODE against it). SIGNDYN_BENCH_RTOL overrides the

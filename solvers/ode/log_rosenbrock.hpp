@@ -458,9 +458,14 @@ class LogRosenbrock {
       if constexpr (I < S) {
         const auto sums = chunked_reduce<kMaxLinearScalars>(
             n, partials_, [&](Eigen::Index b, Eigen::Index e, double* acc) {
-              for (Eigen::Index q = b; q < e; ++q) {
-                finish_u(q);
-                ys[q] = y[q] + combo(T.a[I], q, I);
+              if constexpr (!LowRank) {
+                form_kernel<done>(b, e, y, f0, ud, jd, st[0], S > 1 ? st[1] : st[0],
+                                  S > 2 ? st[2] : st[0], ys, s0, sj, inv_hg, T.a[I]);
+              } else {
+                for (Eigen::Index q = b; q < e; ++q) {
+                  finish_u(q);
+                  ys[q] = y[q] + combo(T.a[I], q, I);
+                }
               }
               for (int l = 0; l < L; ++l) {
                 double sum = 0.0;
@@ -508,16 +513,26 @@ class LogRosenbrock {
             n, partials_,
             [&](Eigen::Index b, Eigen::Index e, double* acc) {
               double emax = 0.0, bad = 0.0;
-              for (Eigen::Index q = b; q < e; ++q) {
-                finish_u(q);
-                const double ynew = y[q] + combo(T.m, q, S);
-                const double est = combo(me, q, S);
-                ys[q] = ynew;
-                double mag = std::max(std::abs(y[q]), std::abs(ynew));
-                if (floor != nullptr) mag = std::max(mag, floor[q]);
-                const double ratio = std::abs(est) / (atol + rtol * mag);
-                emax = std::max(emax, ratio);
-                bad += ratio == ratio ? 0.0 : 1.0;  // NaN
+              if constexpr (!LowRank) {
+                const double* p1 = S > 1 ? st[1] : st[0];
+                const double* p2 = S > 2 ? st[2] : st[0];
+                emax = floor != nullptr
+                           ? error_kernel<S - 1, true>(b, e, y, ud, jd, st[0], p1, p2, ys, floor,
+                                                       sj, inv_hg, T.m, me, atol, rtol)
+                           : error_kernel<S - 1, false>(b, e, y, ud, jd, st[0], p1, p2, ys, floor,
+                                                        sj, inv_hg, T.m, me, atol, rtol);
+              } else {
+                for (Eigen::Index q = b; q < e; ++q) {
+                  finish_u(q);
+                  const double ynew = y[q] + combo(T.m, q, S);
+                  const double est = combo(me, q, S);
+                  ys[q] = ynew;
+                  double mag = std::max(std::abs(y[q]), std::abs(ynew));
+                  if (floor != nullptr) mag = std::max(mag, floor[q]);
+                  const double ratio = std::abs(est) / (atol + rtol * mag);
+                  emax = std::max(emax, ratio);
+                  bad += ratio == ratio ? 0.0 : 1.0;  // NaN
+                }
               }
               acc[0] = bad > 0.0 ? HUGE_VAL : emax;
               if (debug_ && emax > 0.5)
@@ -544,6 +559,56 @@ class LogRosenbrock {
     }
     if (bad != 0.0) return bad;
     return form.template operator()<S>();
+  }
+
+  // Vectorisable kernels of the sweeps without a low-rank part (the common case): finish the
+  // last stage u_d = D⁻¹ rhs (rhs is s0 f0 for the first stage, else read in place), and form
+  // y + Σ_j c_j u_j with the finished stage as the last term. Distinct restrict pointers let the
+  // compiler vectorise; the finished stage is used from a register, never re-read.
+  template <int Done>
+  static void form_kernel(Eigen::Index b, Eigen::Index e, const double* __restrict y,
+                          const double* __restrict f0, double* __restrict ud,
+                          const float* __restrict jd, const double* __restrict p0,
+                          const double* __restrict p1, const double* __restrict p2,
+                          double* __restrict out, double s0, double sj, double inv_hg,
+                          const double* c) {
+    const double c0 = c[0], c1 = c[1], c2 = c[2], cd = c[Done];
+    for (Eigen::Index q = b; q < e; ++q) {
+      const double num = Done == 0 ? s0 * f0[q] : ud[q];
+      const double uq = num / (inv_hg - sj * static_cast<double>(jd[q]));
+      ud[q] = uq;
+      double x = y[q] + cd * uq;
+      if constexpr (Done > 0) x += c0 * p0[q];
+      if constexpr (Done > 1) x += c1 * p1[q];
+      if constexpr (Done > 2) x += c2 * p2[q];
+      out[q] = x;
+    }
+  }
+
+  // Final sweep kernel: y_{n+1} and the scaled error (max over the chunk; NaN → ∞).
+  template <int Done, bool Floor>
+  static double error_kernel(Eigen::Index b, Eigen::Index e, const double* __restrict y,
+                             double* __restrict ud, const float* __restrict jd,
+                             const double* __restrict p0, const double* __restrict p1,
+                             const double* __restrict p2, double* __restrict ys,
+                             const double* __restrict floor, double sj, double inv_hg,
+                             const double* m, const double* me, double atol, double rtol) {
+    double emax = 0.0, bad = 0.0;
+    for (Eigen::Index q = b; q < e; ++q) {
+      const double uq = ud[q] / (inv_hg - sj * static_cast<double>(jd[q]));
+      ud[q] = uq;
+      double yn = y[q] + m[Done] * uq, est = me[Done] * uq;
+      if constexpr (Done > 0) yn += m[0] * p0[q], est += me[0] * p0[q];
+      if constexpr (Done > 1) yn += m[1] * p1[q], est += me[1] * p1[q];
+      if constexpr (Done > 2) yn += m[2] * p2[q], est += me[2] * p2[q];
+      ys[q] = yn;
+      double mag = std::max(std::abs(y[q]), std::abs(yn));
+      if constexpr (Floor) mag = std::max(mag, floor[q]);
+      const double ratio = std::abs(est) / (atol + rtol * mag);
+      emax = std::max(emax, ratio);
+      bad += ratio == ratio ? 0.0 : 1.0;
+    }
+    return bad > 0.0 ? HUGE_VAL : emax;
   }
 
   System& sys_;
