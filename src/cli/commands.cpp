@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <algorithm>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
@@ -250,8 +251,15 @@ int show_info(const std::string& path, std::ostream& out) {
     out << "  (configuration written by another signdyn version; see the root attribute "
            "`config`)\n";
   }
-  out << "  runs:\n    " << std::left << std::setw(18) << "group" << std::setw(8) << "method"
-      << std::setw(11) << "solver" << std::setw(8) << "records" << std::setw(16) << "t range"
+  // Columns as wide as their longest entry (solver names such as "ode_rosenbrock" vary).
+  std::size_t wg = 6, ws = 7;
+  for (const Trajectory& tr : file.runs) {
+    wg = std::max(wg, run_group_name(tr).size() + 2);
+    ws = std::max(ws, tr.solver.size() + 2);
+  }
+  const int group_w = static_cast<int>(wg), solver_w = static_cast<int>(ws);
+  out << "  runs:\n    " << std::left << std::setw(group_w) << "group" << std::setw(8) << "method"
+      << std::setw(solver_w) << "solver" << std::setw(8) << "records" << std::setw(16) << "t range"
       << std::setw(26) << "risk first -> last" << std::setw(11) << "status"
       << "wall\n";
   for (const Trajectory& tr : file.runs) {
@@ -261,8 +269,8 @@ int show_info(const std::string& path, std::ostream& out) {
       range << tr.t(0) << ".." << tr.t(n - 1);
       risk << fmt("%.4e", tr.risk(0)) << " -> " << fmt("%.4e", tr.risk(n - 1));
     }
-    out << "    " << std::setw(18) << run_group_name(tr) << std::setw(8) << tr.method
-        << std::setw(11) << tr.solver << std::setw(8) << n << std::setw(16) << range.str()
+    out << "    " << std::setw(group_w) << run_group_name(tr) << std::setw(8) << tr.method
+        << std::setw(solver_w) << tr.solver << std::setw(8) << n << std::setw(16) << range.str()
         << std::setw(26) << risk.str() << std::setw(11) << to_string(tr.status)
         << fmt("%.3f s", tr.wall_seconds) << "\n";
   }
