@@ -52,7 +52,8 @@ std::string value_text(const py::handle& value, const std::string& key, bool in_
     std::string s = "[";
     bool first = true;
     for (const py::handle item : value) {
-      s += (first ? "" : ",") + value_text(item, key, in_table);
+      if (!first) s += ',';
+      s += value_text(item, key, in_table);
       first = false;
     }
     return s + "]";
@@ -109,7 +110,7 @@ Config single_optimizer(const Config& config, const std::optional<std::string>& 
   if (c.experiment.optimizers.size() != 1) {
     std::string names;
     for (const OptimizerSpec& o : c.experiment.optimizers)
-      names += (names.empty() ? "" : ", ") + std::string(to_string(o.kind));
+      names.append(names.empty() ? "" : ", ").append(to_string(o.kind));
     throw ConfigError("optimizer.name",
                       "optimizer.name = [" + names +
                           "] names several optimizers; pick one with optimizer=\"" +
@@ -246,7 +247,8 @@ py::dict sweep_points(const Config& config, const py::dict& grid, const py::obje
     if (py::isinstance<py::str>(values)) {
       text = values.cast<std::string>();  // "v1,v2,...", as on the command line
     } else {
-      for (const py::handle v : values) text += (text.empty() ? "" : ",") + value_text(v, key);
+      for (const py::handle v : values)
+        text.append(text.empty() ? "" : ",").append(value_text(v, key));
     }
     request.grid.push_back(key + "=" + text);
   }
@@ -254,7 +256,8 @@ py::dict sweep_points(const Config& config, const py::dict& grid, const py::obje
     request.methods = methods.cast<std::string>();
   } else if (!methods.is_none()) {
     for (const py::handle m : methods)
-      request.methods += (request.methods.empty() ? "" : ",") + py::str(m).cast<std::string>();
+      request.methods.append(request.methods.empty() ? "" : ",")
+          .append(py::str(m).cast<std::string>());
   }
   if (threads < 0)
     throw ConfigError("threads",

@@ -7,12 +7,16 @@ set -eu
 bin=$1 mpirun=$2 compare=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-args=(sweep --quiet --threads 1 --set problem.d=8 --set problem.m=8 --set run.steps=30
+args=(sweep --threads 1 --set problem.d=8 --set problem.m=8 --set run.steps=30
       --set run.records=8 --set run.replicas=4 --set "optimizer.name=[sgd,signsvd]"
       --grid optimizer.batch=1,2,4 --grid run.seed=1,2 --methods mc,theory)
 mpi=("$mpirun" --allow-run-as-root --oversubscribe -np 2)
-"$bin" "${args[@]}" --out "$tmp/single.h5"
-"${mpi[@]}" "$bin" "${args[@]}" --out "$tmp/mpi.h5"
+"$bin" "${args[@]}" --quiet --out "$tmp/single.h5"
+"${mpi[@]}" "$bin" "${args[@]}" --out "$tmp/mpi.h5" >"$tmp/out" 2>"$tmp/err"
+# Rank 0 reports its own points only: 1, 3, 5 of the 6 (indices 0, 2, 4); rank 1 did the rest.
+grep -q "split across 2 MPI ranks" "$tmp/err" || { echo "FAIL: not split"; cat "$tmp/err"; exit 1; }
+[ "$(grep -c '^  \[[135]/6\]' "$tmp/err")" = 3 ] && ! grep -q '^  \[[246]/6\]' "$tmp/err" || {
+  echo "FAIL: rank 0 did not compute exactly the even-index points"; cat "$tmp/err"; exit 1; }
 [ ! -e "$tmp/mpi.h5.parts" ] || { echo "FAIL: the parts directory was left behind"; exit 1; }
 /usr/bin/python3 "$compare" "$tmp/single.h5" "$tmp/mpi.h5"
 # Another command on two ranks: exit 2, nothing written.
