@@ -12,6 +12,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-scipy
   python3-nbclient python3-nbformat python3-ipykernel
+  python3-dev pybind11-dev        # the Python module (SIGNDYN_PYTHON)
+  libopenmpi-dev openmpi-bin      # sweeps across MPI ranks (SIGNDYN_MPI, on in scripts/build.sh)
 )
 
 missing=()

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "explore_cli.hpp"
+#include "ranks.hpp"
 #include "signdyn/config.hpp"
 #include "signdyn/error.hpp"
 
@@ -110,6 +111,13 @@ int run_app(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   } catch (const CLI::ParseError& e) {
     // Help of a subcommand is reported as CallForHelp from that subcommand.
     err << "signdyn: " << e.what() << "\nRun `signdyn --help` for usage.\n";
+    return kBadInput;
+  }
+  if (const ProcessGroup group = world(); group.size > 1 && !app.got_subcommand("sweep")) {
+    if (group.rank == 0)
+      err << "signdyn: under mpirun only `signdyn sweep` splits its work across ranks; run this "
+             "command as one process (got "
+          << group.size << " ranks)\n";
     return kBadInput;
   }
   try {

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <algorithm>
 #include <iomanip>
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "explore_common.hpp"
 #include "progress.hpp"
 #include "signdyn/compare.hpp"
 #include "signdyn/dynamics.hpp"
@@ -20,15 +20,6 @@
 
 namespace signdyn::cli {
 namespace {
-
-std::string utc_timestamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string default_out_path(const RunRequest& request) {
   const std::string stem = request.config_path.empty()
@@ -117,66 +108,56 @@ void print_risk_table(std::ostream& out, const Trajectory* mc, const Trajectory*
   }
 }
 
-int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& err) {
-  const Experiment exp = load_config(request.config_path, request.overrides);
-  bool do_mc = exp.run.mc, do_theory = exp.run.theory;
-  if (request.command == "simulate") do_mc = true, do_theory = false;
-  if (request.command == "ode") do_mc = false, do_theory = true;
-  if (request.command == "compare") do_mc = true, do_theory = true;
-
-  const Problem problem = make_problem(exp.problem);
-  if (request.command == "ode" || request.command == "compare") {
+ExperimentJob plan_experiment(const Experiment& experiment, const std::string& command) {
+  ExperimentJob job{command, experiment, make_problem(experiment.problem), experiment.run.mc,
+                    experiment.run.theory};
+  if (command == "simulate") job.mc = true, job.theory = false;
+  if (command == "ode") job.mc = false, job.theory = true;
+  if (command == "compare") job.mc = true, job.theory = true;
+  if (command == "ode" || command == "compare") {
     // Optimizers without dynamics are skipped with a note; with none left there is no job.
     bool any = false;
-    for (const OptimizerSpec& opt : exp.optimizers) any = any || has_theory(problem, opt);
+    for (const OptimizerSpec& opt : experiment.optimizers)
+      any = any || has_theory(job.problem, opt);
     if (!any)
-      throw Error("`signdyn " + request.command +
+      throw Error("`signdyn " + command +
                   "` needs deterministic dynamics, which are not implemented yet for " +
                   "the optimizers in optimizer.name; use `signdyn simulate` for them");
   }
-  const std::string out_path =
-      request.out_path.empty() ? default_out_path(request) : request.out_path;
-  prepare_output(out_path);
+  return job;
+}
 
-  const bool verbose = !request.quiet;
-  const bool bar = verbose && is_terminal(err);
-  if (verbose) {
-    err << "signdyn " << request.command << ": " << describe_problem(exp.problem) << "\n"
-        << "  " << exp.run.steps << " steps, " << exp.run.records << " records";
-    if (do_mc) err << ", " << exp.run.replicas << " replicas (seed " << exp.run.seed << ")";
-    err << "\n";
-  }
-
+ExperimentRuns run_methods(const ExperimentJob& job, int threads, bool verbose, bool bar,
+                           std::ostream& err) {
+  const Experiment& exp = job.experiment;
+  const Problem& problem = job.problem;
   const std::vector<std::int64_t> steps = record_steps(exp.run.steps, exp.run.records);
   const Eigen::VectorXi modes = record_modes(problem.d, exp.run.modes);
-  std::vector<Trajectory> runs;
-  struct Pair {
-    std::ptrdiff_t mc = -1, theory = -1;
-  };
-  std::vector<Pair> pairs;
+  ExperimentRuns result;
+  std::vector<Trajectory>& runs = result.runs;
   for (const OptimizerSpec& opt : exp.optimizers) {
-    Pair pair;
+    ExperimentRuns::Pair pair;
     const std::string name(to_string(opt.kind));
-    if (request.command == "compare" && !has_theory(problem, opt)) {
+    if (job.command == "compare" && !has_theory(problem, opt)) {
       if (verbose)
         err << "  note: no deterministic dynamics for " << name << " yet; not compared\n";
-      pairs.push_back(pair);
+      result.pairs.push_back(pair);
       continue;
     }
-    if (do_mc) {
+    if (job.mc) {
       ProgressBar progress(err, "  simulate " + name, bar);
       SimulateOptions so;
       so.record_steps = steps;
       so.modes = modes;
       so.replicas = exp.run.replicas;
       so.seed = exp.run.seed;
-      so.threads = request.threads;
+      so.threads = threads;
       so.progress = [&progress](double f) { progress.update(f); };
       runs.push_back(simulate(problem, opt, so));
       progress.finish();
       pair.mc = static_cast<std::ptrdiff_t>(runs.size()) - 1;
     }
-    if (do_theory) {
+    if (job.theory) {
       if (!has_theory(problem, opt)) {
         if (verbose)
           err << "  note: no deterministic dynamics for " << name << " yet; Monte Carlo only\n";
@@ -191,16 +172,31 @@ int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& e
         pair.theory = static_cast<std::ptrdiff_t>(runs.size()) - 1;
       }
     }
-    pairs.push_back(pair);
+    result.pairs.push_back(pair);
+  }
+  return result;
+}
+
+int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& err) {
+  const Experiment exp = load_config(request.config_path, request.overrides);
+  const ExperimentJob job = plan_experiment(exp, request.command);
+  const std::string out_path =
+      request.out_path.empty() ? default_out_path(request) : request.out_path;
+  prepare_output(out_path);
+
+  const bool verbose = !request.quiet;
+  const bool bar = verbose && is_terminal(err);
+  if (verbose) {
+    err << "signdyn " << request.command << ": " << describe_problem(exp.problem) << "\n"
+        << "  " << exp.run.steps << " steps, " << exp.run.records << " records";
+    if (job.mc) err << ", " << exp.run.replicas << " replicas (seed " << exp.run.seed << ")";
+    err << "\n";
   }
 
-  ResultMeta meta;
-  meta.config_toml = exp.resolved_toml;
-  meta.version = SIGNDYN_VERSION;
-  meta.git_commit = SIGNDYN_GIT_COMMIT;
-  meta.command = request.command;
-  meta.created = utc_timestamp();
-  write_result(out_path, meta, runs);
+  const ExperimentRuns result = run_methods(job, request.threads, verbose, bar, err);
+  const std::vector<Trajectory>& runs = result.runs;
+  const std::vector<ExperimentRuns::Pair>& pairs = result.pairs;
+  write_result(out_path, make_meta(request.command, exp.resolved_toml), runs);
 
   double worst_z = 0.0;
   for (std::size_t k = 0; k < exp.optimizers.size(); ++k) {

@@ -7,6 +7,7 @@
 
 #include "signdyn/config.hpp"
 #include "signdyn/io.hpp"
+#include "signdyn/problem.hpp"
 #include "signdyn/trajectory.hpp"
 
 namespace signdyn::cli {
@@ -22,6 +23,33 @@ struct RunRequest {
   bool plot = false;
   double max_z = -1.0;  // compare: exit kDisagreement when exceeded (< 0: report only)
 };
+
+/// An experiment ready to run: its config, the realised problem and the methods `command` asks for.
+struct ExperimentJob {
+  std::string command;  // "run", "simulate", "ode", "compare", "sweep"
+  Experiment experiment;
+  Problem problem;
+  bool mc = true;
+  bool theory = true;
+};
+
+/// Resolves which methods `command` runs; throws Error when "ode" or "compare" is asked of
+/// optimizers none of which has deterministic dynamics.
+ExperimentJob plan_experiment(const Experiment& experiment, const std::string& command);
+
+/// The runs of one experiment in file order, and where each optimizer's runs are in `runs`.
+struct ExperimentRuns {
+  struct Pair {
+    std::ptrdiff_t mc = -1, theory = -1;  // index into runs; -1: not run
+  };
+  std::vector<Trajectory> runs;
+  std::vector<Pair> pairs;  // one per experiment.optimizers entry
+};
+
+/// Runs the job's methods for every optimizer (Monte Carlo on `threads` threads, 0 = all);
+/// notes go to `err` when `verbose`, a progress bar too when `bar`.
+ExperimentRuns run_methods(const ExperimentJob& job, int threads, bool verbose, bool bar,
+                           std::ostream& err);
 
 /// Loads the config, runs the requested methods for every optimizer, writes the HDF5 file,
 /// prints the table and (optionally) the plot. Returns the exit code.

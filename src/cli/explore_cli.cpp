@@ -13,6 +13,7 @@
 #include "explore_common.hpp"
 #include "explore_scripts.hpp"  // generated: kPlotPhaseScript, kPlotBatchScript
 #include "progress.hpp"
+#include "ranks.hpp"
 #include "signdyn/error.hpp"
 #include "signdyn/explore_io.hpp"
 #include "signdyn/simulate.hpp"
@@ -588,7 +589,7 @@ std::optional<int> ExploreCommands::dispatch(int threads, bool quiet, std::ostre
   if (sweep_->parsed()) {
     sweep_request_.threads = threads;
     sweep_request_.quiet = quiet;
-    return run_sweep(sweep_request_, out, err);
+    return run_sweep(sweep_request_, out, err, world());
   }
   if (lr_search_->parsed()) {
     lr_request_.threads = threads;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <ostream>
 #include <set>
@@ -147,7 +148,8 @@ std::string sweep_parts_dir(const std::string& out_path) {
   return out_path + ".parts";
 }
 
-int run_sweep(const SweepRequest& request, std::ostream& out, std::ostream& err) {
+int run_sweep(const SweepRequest& request, std::ostream& out, std::ostream& err,
+              const ProcessGroup& group) {
   const std::vector<SweepPoint> points = plan_sweep(request);
   std::vector<GridAxis> axes;
   for (const std::string& arg : request.grid) axes.push_back(parse_grid_axis(arg));
@@ -163,42 +165,75 @@ int run_sweep(const SweepRequest& request, std::ostream& out, std::ostream& err)
     throw IoError("cannot create the directory " + parts +
                   " for the finished points: " + ec.message() + "; choose another --out");
 
-  const bool verbose = !request.quiet;
+  const bool verbose = !request.quiet && group.rank == 0;
   if (verbose) {
     err << "signdyn sweep: " << points.size() << " points over";
     for (const GridAxis& a : axes) err << " " << a.key << " (" << a.values.size() << ")";
+    if (group.size > 1) err << ", split across " << group.size << " MPI ranks";
     err << "; finished points are kept in " << parts << " until the merge\n";
   }
 
   NullStream discard;
   const auto start = std::chrono::steady_clock::now();
   std::size_t skipped = 0;
-  for (const SweepPoint& p : points) {
-    const std::string path = part_path(parts, p.index);
-    const std::string label = "  [" + std::to_string(p.index + 1) + "/" +
-                              std::to_string(points.size()) + "] " + describe_point(axes, p);
-    if (point_is_complete(path, p.experiment)) {
-      ++skipped;
-      if (verbose) err << label << ": complete, skipped\n";
-      continue;
+  // This rank's points (all of them in a single process); each is its own atomic file.
+  const auto compute_points = [&] {
+    for (const SweepPoint& p : points) {
+      if (p.index % group.size != group.rank) continue;
+      const std::string path = part_path(parts, p.index);
+      const std::string label = "  [" + std::to_string(p.index + 1) + "/" +
+                                std::to_string(points.size()) + "] " + describe_point(axes, p);
+      if (point_is_complete(path, p.experiment)) {
+        ++skipped;
+        if (verbose) err << label << ": complete, skipped\n";
+        continue;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      RunRequest run;
+      run.command = "sweep";
+      run.config_path = request.config_path;
+      run.overrides = p.overrides;
+      run.out_path = path;
+      run.threads = request.threads;
+      run.quiet = true;
+      run_experiment(run, discard, err);
+      if (verbose) {
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double total =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        char line[96];
+        std::snprintf(line, sizeof line, ": %.2f s (elapsed %.1f s)\n", s, total);
+        err << label << line;
+      }
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    RunRequest run;
-    run.command = "sweep";
-    run.config_path = request.config_path;
-    run.overrides = p.overrides;
-    run.out_path = path;
-    run.threads = request.threads;
-    run.quiet = true;
-    run_experiment(run, discard, err);
-    if (verbose) {
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const double total =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      char line[96];
-      std::snprintf(line, sizeof line, ": %.2f s (elapsed %.1f s)\n", s, total);
-      err << label << line;
+  };
+  if (group.size == 1) {
+    compute_points();
+  } else {
+    // Every rank reaches the exchange, also after a failure, so that none waits forever; a
+    // failing rank rethrows its own error (printed by run_app), the others report the code.
+    int code = kOk;
+    std::exception_ptr failure;
+    try {
+      compute_points();
+    } catch (const Error&) {
+      failure = std::current_exception();
+      code = kBadInput;
+    } catch (...) {
+      failure = std::current_exception();
+      code = kInternalError;
     }
+    const int worst = max_over_ranks(group, code);
+    if (failure) std::rethrow_exception(failure);
+    if (worst != kOk) {
+      if (group.rank == 0)
+        err << "signdyn sweep: another MPI rank failed (its message is above); the finished "
+               "points are kept in "
+            << parts << " and a rerun computes only the rest\n";
+      return worst;
+    }
+    if (group.rank != 0) return kOk;  // rank 0 merges
   }
 
   std::vector<SweepPointFile> files;
@@ -234,7 +269,8 @@ int run_sweep(const SweepRequest& request, std::ostream& out, std::ostream& err)
       }
       out << "\n";
     }
-    if (skipped) out << skipped << " of " << points.size() << " points were already complete\n";
+    if (skipped && group.size == 1)
+      out << skipped << " of " << points.size() << " points were already complete\n";
   }
   out << "wrote " << out_path << "\n";
   return kOk;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ranks.hpp"
 #include "signdyn/config.hpp"
 
 namespace signdyn::cli {
@@ -55,6 +56,9 @@ std::string sweep_parts_dir(const std::string& out_path);
 /// Runs every point not already complete in the parts directory (each written atomically to
 /// its own result file), then merges them into the sweep file and removes the parts.
 /// Progress lines go to `err`, a summary table to `out`. Returns the exit code.
-int run_sweep(const SweepRequest& request, std::ostream& out, std::ostream& err);
+/// Across the ranks of `group`, rank r computes the points with index % size == r; rank 0
+/// merges them once every rank is done (the others print nothing but their errors).
+int run_sweep(const SweepRequest& request, std::ostream& out, std::ostream& err,
+              const ProcessGroup& group = {});
 
 }  // namespace signdyn::cli
