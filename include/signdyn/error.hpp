@@ -31,4 +31,11 @@ class IoError : public Error {
   using Error::Error;
 };
 
+/// A numerical method that did not converge (a fixed point, a continuation) on valid input.
+/// predict() turns it into a run with status `stalled`, so it is reported, not a bad input.
+class NumericalError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace signdyn

@@ -118,9 +118,9 @@ MuonDeSolver::Unknowns MuonDeSolver::solve(C zeta, Unknowns u, Jacobian& J, bool
   // Near the hard edge (κ, ζ → 0 with rank W = m = d) round-off limits the attainable residual
   // to ~1e-5; a relative residual of 1e-4 moves ζ by 1e-4 x, far below the grid step.
   if (!(max_abs(res) <= 1e-4 * (1.0 + max_abs(u))))
-    throw Error("Muon deterministic equivalent: no convergence at ζ = " +
-                std::to_string(zeta.real()) + (zeta.imag() < 0 ? " - " : " + ") +
-                std::to_string(std::abs(zeta.imag())) + "i; report this case");
+    throw NumericalError("Muon deterministic equivalent: no convergence at ζ = " +
+                         std::to_string(zeta.real()) + (zeta.imag() < 0 ? " - " : " + ") +
+                         std::to_string(std::abs(zeta.imag())) + "i; report this case");
   return u;
 }
 
@@ -218,7 +218,8 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
           bool have_j = false;
           const Unknowns u = solve(zeta_at(l), start, node.jacobian[level], have_j);
           if (!branch_ok(u))
-            throw Error("Muon deterministic equivalent: continuation left the physical branch");
+            throw NumericalError(
+                "Muon deterministic equivalent: continuation left the physical branch");
           node.has_jacobian[level] = have_j;
           ladder.push_back(u);
         }
@@ -227,7 +228,11 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
         // equivalent; nothing is lost by stopping there once the spectral mass is complete.
         // Near the hard edge (rank W = m = d, x → 0) round-off stops the continuation far
         // below the bulk; the mass left there is added below at φ's small-s average.
-        if (k <= k_top && (mass >= 0.99 * rank || x <= 1e-6 * trace_w)) {
+        // With the exact total mass known (m ≥ min(B, d)), whatever is left below x is added
+        // after the loop, so the hard edge may stop the continuation anywhere below 1e-3 tr W
+        // (measured: B = d = m = 256 stops near x = 1.6e-4 tr W).
+        const bool rest_known = exact_mass_.size() == d && x <= 1e-3 * trace_w;
+        if (k <= k_top && (mass >= 0.99 * rank || x <= 1e-6 * trace_w || rest_known)) {
           warm_.erase(k);
           x_stop = x;
           break;
@@ -265,13 +270,13 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
   noise = n_int / (std::numbers::pi * m_);
   if (x_stop > 0.0 && exact_mass_.size() == d) {
     // μ_j(0, x_stop): the exact total μ_j(R₊) = n_j is known when m ≥ min(B, d); spread the
-    // rest over s ≤ s_stop with φ² averaged log-uniformly over [10⁻³ s_stop, s_stop]. Its
-    // drift share is O(√x_stop) and dropped.
+    // rest over s ≤ s_stop with φ² averaged uniformly in s (the hard edge's density ∝ x^{−1/2}
+    // is uniform in s = √(x/tr W)). Its drift share is O(√x_stop) and dropped.
     const double s_stop = std::sqrt(x_stop / trace_w);
     double phi2 = 0.0;
-    const int n_avg = 200;
+    const int n_avg = 400;
     for (int q = 0; q < n_avg; ++q) {
-      const double f = phi_(s_stop * std::pow(1e-3, (q + 0.5) / n_avg));
+      const double f = phi_(s_stop * (q + 0.5) / n_avg);
       phi2 += f * f / n_avg;
     }
     noise += (exact_mass_ - mass_j).max(0.0) * phi2 / m_;

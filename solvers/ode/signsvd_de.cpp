@@ -93,9 +93,10 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
     if (stagnating && max_abs(res) <= 1e-9 * (1.0 + max_abs(t))) break;
   }
   if (!(max_abs(res) <= 1e-6 * (1.0 + max_abs(t))))
-    throw Error("SignSVD deterministic equivalent: the fixed point did not converge at κ = " +
-                std::to_string(kappa) + " (residual " + std::to_string(max_abs(res)) +
-                "); report this case");
+    throw NumericalError(
+        "SignSVD deterministic equivalent: the fixed point did not converge at κ = " +
+        std::to_string(kappa) + " (residual " + std::to_string(max_abs(res)) +
+        "); report this case");
   return t;
 }
 

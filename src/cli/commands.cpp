@@ -1,11 +1,11 @@
 // Private: the work behind each subcommand (load config, run methods, write, report).
 #include "commands.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <algorithm>
 #include <iomanip>
 #include <ostream>
 #include <sstream>

@@ -105,8 +105,10 @@ TEST(Cli, OdeRefusesOptimizerWithoutTheory) {
   ASSERT_FALSE(has_theory(problem, spec));
   const std::string path = temp_path("no-theory.h5");
   std::filesystem::remove(path);
-  const Result r = run(with_small(
-      {"ode", "--set", "optimizer.name=muon", "--set", "optimizer.momentum=0.9", "--out", path}));
+  std::vector<std::string> args = with_small({"ode", "--out", path});
+  for (const char* a : {"--set", "optimizer.name=muon", "--set", "optimizer.momentum=0.9"})
+    args.emplace_back(a);  // after kSmall, whose optimizer.name = sgd it overrides
+  const Result r = run(args);
   EXPECT_EQ(r.code, kBadInput);
   EXPECT_NE(r.err.find("simulate"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(path));
