@@ -284,7 +284,7 @@ def main():
     print()
     print(table)
     print()
-    print(f"SignSGD (diagonal basis) theory exponent per B: "
+    print("SignSGD (diagonal basis) theory exponent per B: "
           + ", ".join(f"{x:.4f}" for x in th_sgd["drift_exponent"]))
     print(f"Predicted transition (df(kappa_B) = B at kappa_B = lambda_{jc}): B* = {b_star:.1f}; "
           f"window crossed between B = df(lambda_{j1}) = {b_lo:.1f} and df(lambda_{j2}) = {b_hi:.1f}")
