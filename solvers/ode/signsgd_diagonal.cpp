@@ -250,6 +250,7 @@ class DiagonalSystem {
 
   Eigen::Index block() const { return block_; }
   Eigen::Index binned_modes() const { return binned_; }
+  int bins() const { return bins_; }
 
  private:
   // Linear states: each linear mode j as ρ_j (w = λ_j, c = √λ_j, q = 1, ρ_j(0) = b_j²), or, when
@@ -302,6 +303,7 @@ class DiagonalSystem {
       add(1.0, bnoise[k].rate, bnoise[k].amount, 0.0, std::max(binit[k].amount, stationary));
     }
     binned_ = static_cast<Eigen::Index>(rate.size());
+    bins_ = bins.count;
   }
 
   double second_moment(const double* y, Eigen::Index g, int q) const {
@@ -325,6 +327,7 @@ class DiagonalSystem {
   std::vector<double> weights_, floor_;
   std::vector<double> lin_w_, lin_c_, lin_q_, lin_y0_;  // linear states (linear_states())
   Eigen::Index binned_ = 0;                             // modes merged into bins
+  int bins_ = 0;
   struct Where {
     bool gm;
     Eigen::Index pos;
@@ -344,9 +347,9 @@ Trajectory signsgd_diagonal(const Problem& problem, const OptimizerSpec& optimiz
   if (kChunk % system.block() != 0)
     throw Error("signsgd closure: components too large for the evaluation chunks");
   if (std::getenv("SIGNDYN_ODE_STATS"))
-    std::fprintf(stderr, "signsgd diagonal: %lld states, %lld linear modes binned\n",
+    std::fprintf(stderr, "signsgd diagonal: %lld states, %lld linear modes in %d bins\n",
                  static_cast<long long>(system.size()),
-                 static_cast<long long>(system.binned_modes()));
+                 static_cast<long long>(system.binned_modes()), system.bins());
   return run_system(system, system.initial_state(), problem, optimizer, options);
 }
 

@@ -238,6 +238,7 @@ class GenericSystem {
 
   Eigen::Index size() const { return n_; }
   Eigen::Index binned_modes() const { return binned_; }
+  int bins() const { return bins_; }
   int rank() const { return 0; }
   const double* coupling(int) const { return nullptr; }
   int linear_scalars() const { return 1; }
@@ -468,6 +469,7 @@ class GenericSystem {
       lin_mode_.insert(lin_mode_.end(), 4, -1);
     }
     binned_ = static_cast<Eigen::Index>(pool.size());
+    bins_ = bins.count;
   }
 
   void add(double w1, double w2, double w3, double c, double q, double y0, double floor) {
@@ -562,6 +564,7 @@ class GenericSystem {
   std::vector<double> lin_w1_, lin_w2_, lin_w3_, lin_c_, lin_q_, lin_y0_;
   std::vector<Eigen::Index> lin_mode_;
   Eigen::Index n_res_lin_ = 0, n_ind_ = 0, binned_ = 0;
+  int bins_ = 0;
   std::vector<double> bin_lambda_;  // Σλ over each bin
   bool floors_set_ = false;
   std::vector<Eigen::Index> record_;  // position of each recorded mode's state (block start)
@@ -590,9 +593,10 @@ Trajectory signsgd_generic_concentrated(const Problem& problem, const OptimizerS
   Eigen::VectorXd noise = noise_concentrated(problem, coords);
   GenericSystem system(problem, optimizer, options, closure, std::move(coords), std::move(noise));
   if (std::getenv("SIGNDYN_ODE_STATS"))
-    std::fprintf(stderr, "signsgd generic (concentration form): %lld states, %lld modes binned\n",
+    std::fprintf(stderr,
+                 "signsgd generic (concentration form): %lld states, %lld modes in %d bins\n",
                  static_cast<long long>(system.size()),
-                 static_cast<long long>(system.binned_modes()));
+                 static_cast<long long>(system.binned_modes()), system.bins());
   return run_system(system, system.initial_state(), problem, optimizer, options);
 }
 
