@@ -540,7 +540,7 @@ class LogRosenbrock {
                   double mag = std::max(std::abs(y[q]), std::abs(ys[q]));
                   if (floor != nullptr) mag = std::max(mag, floor[q]);
                   const double ratio = std::abs(combo(me, q, S)) / (atol + rtol * mag);
-                  if (ratio == emax)
+                  if (ratio >= 0.999 * emax)
                     std::fprintf(stderr, "  worst %ld y %.4e ynew %.4e ratio %.3g\n", (long)q, y[q],
                                  ys[q], ratio);
                 }

@@ -14,6 +14,12 @@ struct SignSgdClosure {
   // A mode j uses the linear (ρ-only) law when B λ_j b_j² < linear_threshold · S_ref, S_ref =
   // max(σ², 1e-3·2R(0)): its entries then stay in the linear range of the mean sign.
   double linear_threshold = 1e-2;
+  // Linear modes that are not recorded may be merged into rate bins (rate_bins.hpp) of relative
+  // width bin_width (0: bin_width_for(rel_tol)): `automatic` does so when that at least halves
+  // their states, `on` always, `off` never.
+  enum class Binning { automatic, on, off };
+  Binning binning = Binning::automatic;
+  double bin_width = 0.0;
 };
 
 /// SignSGD in the diagonal basis: per-mode Gaussian-mixture law of the entries with the exact

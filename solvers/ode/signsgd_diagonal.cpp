@@ -4,11 +4,14 @@
 // the modes whose entries stay in the linear range of h_B.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "quadrature.hpp"
+#include "rate_bins.hpp"
 #include "sign_mean.hpp"
 #include "signdyn/error.hpp"
 #include "signsgd.hpp"
@@ -22,7 +25,7 @@ namespace {
 class DiagonalSystem {
  public:
   DiagonalSystem(const Problem& p, const OptimizerSpec& o, const Eigen::VectorXi& modes,
-                 const SignSgdClosure& c)
+                 const TheoryOptions& options, const SignSgdClosure& c)
       : p_(p),
         o_(o),
         h_(o.batch),
@@ -51,26 +54,20 @@ class DiagonalSystem {
           c.linear_threshold * s_ref)
         gm[j] = 1;
     for (int i = 0; i < env_; ++i) gm_modes_.push_back(order[i]);
+    std::vector<Eigen::Index> lin;
     for (Eigen::Index j = 0; j < d; ++j) {
       if (gm[j] &&
           std::find(gm_modes_.begin(), gm_modes_.begin() + env_, j) == gm_modes_.begin() + env_)
         gm_modes_.push_back(j);
-      if (!gm[j]) lin_modes_.push_back(j);
+      if (!gm[j]) lin.push_back(j);
     }
     n_gm_ = static_cast<Eigen::Index>(gm_modes_.size());
-    n_ = n_gm_ * block_ + static_cast<Eigen::Index>(lin_modes_.size());
-    weights_.assign(n_, 0.0);
-    for (std::size_t l = 0; l < lin_modes_.size(); ++l) {
-      weights_[n_gm_ * block_ + l] = p.lambda(lin_modes_[l]);
-      lin_lambda_.push_back(p.lambda(lin_modes_[l]));
-      lin_sqrt_lambda_.push_back(std::sqrt(p.lambda(lin_modes_[l])));
-    }
     // Error scales (log_rosenbrock.hpp scale_floor): relative accuracy is asked of each value
     // only while its share of the mode's energy, w_q e_q, is above 1% of b_j² (for the means μ_q,
     // which cross 0: √w_q |μ_q| above b_j/10). Saturated components collapse to 0 by orders of
     // magnitude in a short log-time, and the outer components have weights down to 1e-10; their
     // relative error there does not matter for the risk.
-    floor_.assign(n_, 0.0);
+    floor_.assign(n_gm_ * block_, 0.0);
     for (Eigen::Index g = 0; g < n_gm_; ++g) {
       const double b = p.b(gm_modes_[g]);
       for (int q = 0; q < qh_; ++q) {
@@ -78,9 +75,11 @@ class DiagonalSystem {
         floor_[g * block_ + qh_ + q] = 0.01 * b * b / comp_.w[q];  // variances s_q
       }
     }
-    for (std::size_t l = 0; l < lin_modes_.size(); ++l)
-      floor_[n_gm_ * block_ + l] = 0.01 * p.b(lin_modes_[l]) * p.b(lin_modes_[l]);
-    // Where each recorded mode lives.
+    linear_states(lin, modes, options, c, s_ref);
+    n_ = n_gm_ * block_ + static_cast<Eigen::Index>(lin_w_.size());
+    weights_.assign(n_gm_ * block_, 0.0);
+    weights_.insert(weights_.end(), lin_w_.begin(), lin_w_.end());
+    // Where each recorded mode lives (a linear one is always an individual state).
     for (Eigen::Index k = 0; k < modes.size(); ++k) {
       const Eigen::Index j = modes(k) - 1;
       const auto it = std::find(gm_modes_.begin(), gm_modes_.end(), j);
@@ -118,8 +117,8 @@ class DiagonalSystem {
         y(g * block_ + qh_ + q) = 0.0;
       }
     }
-    for (std::size_t l = 0; l < lin_modes_.size(); ++l)
-      y(n_gm_ * block_ + static_cast<Eigen::Index>(l)) = p_.b(lin_modes_[l]) * p_.b(lin_modes_[l]);
+    for (std::size_t l = 0; l < lin_y0_.size(); ++l)
+      y(n_gm_ * block_ + static_cast<Eigen::Index>(l)) = lin_y0_[l];
     return y;
   }
 
@@ -128,7 +127,7 @@ class DiagonalSystem {
   // as a rank-one term costs a sweep per step and did not reduce the step count).
   int rank() const { return 0; }
   const double* coupling(int) const { return nullptr; }
-  int linear_scalars() const { return 1; }  // Σ λ_j ρ_j over the linear modes
+  int linear_scalars() const { return 1; }  // Σ λ_j ρ_j over the linear modes (and bins)
   const double* scalar_weights(int) const { return weights_.data(); }
   int accumulators() const { return 1; }
   int outputs() const { return 1 + static_cast<int>(record_.size()); }
@@ -205,19 +204,20 @@ class DiagonalSystem {
         dr += lambda * comp_.w[q] * (2.0 * mu * f[im] + f[is]);
       }
     }
-    // Linear modes: dρ/dt = −2η h_B'(0) √λ ρ E_e[S_e^{−1/2}] + η².
+    // Linear modes: dρ/dt = −2η h_B'(0) √λ ρ E_e[S_e^{−1/2}] + η²; a linear state in general:
+    // dy/dt = η² q − 2η h_B'(0) E_e[S_e^{−1/2}] c y, entering S with weight w.
     const double rate0 = 2.0 * lr_ * h_.slope0() * phi_, noise = lr_ * lr_;
     const Eigen::Index lb = std::max(begin, gm_end);
-    const double* __restrict lam = lin_lambda_.data() - gm_end;
-    const double* __restrict sq = lin_sqrt_lambda_.data() - gm_end;
+    const double* __restrict w = lin_w_.data() - gm_end;
+    const double* __restrict cr = lin_c_.data() - gm_end;
+    const double* __restrict src = lin_q_.data() - gm_end;
     double d0 = 0.0, d1 = 0.0;
     for (Eigen::Index i = lb; i < end; ++i) {
-      const double r = rate0 * sq[i];
-      f[i] = noise - r * y[i];
-      ((i & 1) ? d1 : d0) += lam[i] * f[i];
+      f[i] = noise * src[i] - rate0 * cr[i] * y[i];
+      ((i & 1) ? d1 : d0) += w[i] * f[i];
     }
     if (jd)
-      for (Eigen::Index i = lb; i < end; ++i) jd[i] = static_cast<float>(-rate0 * sq[i]);
+      for (Eigen::Index i = lb; i < end; ++i) jd[i] = static_cast<float>(-rate0 * cr[i]);
     dr += d0 + d1;
     acc[0] += dr;
   }
@@ -249,8 +249,63 @@ class DiagonalSystem {
   const double* scale_floor() const { return floor_.data(); }
 
   Eigen::Index block() const { return block_; }
+  Eigen::Index binned_modes() const { return binned_; }
+  int bins() const { return bins_; }
 
  private:
+  // Linear states: each linear mode j as ρ_j (w = λ_j, c = √λ_j, q = 1, ρ_j(0) = b_j²), or, when
+  // binning pays (rate_bins.hpp), only the recorded ones, the others as two states per bin of
+  // √λ: Σ λ_j ρ_j^init and Σ λ_j ρ_j^noise (w = 1).
+  void linear_states(const std::vector<Eigen::Index>& lin, const Eigen::VectorXi& modes,
+                     const TheoryOptions& options, const SignSgdClosure& c, double s_ref) {
+    std::vector<char> recorded(p_.d, 0);
+    for (Eigen::Index k = 0; k < modes.size(); ++k)
+      if (modes(k) >= 1 && modes(k) <= p_.d) recorded[modes(k) - 1] = 1;
+    const double width = c.bin_width > 0.0 ? c.bin_width : bin_width_for(options.rel_tol);
+    std::vector<double> rate, init, source;
+    for (Eigen::Index j : lin)
+      if (!recorded[j] && p_.lambda(j) > 0.0) {
+        rate.push_back(std::sqrt(p_.lambda(j)));
+        init.push_back(p_.lambda(j) * p_.b(j) * p_.b(j));
+        source.push_back(p_.lambda(j));
+      }
+    RateBins bins;
+    if (c.binning != SignSgdClosure::Binning::off && width > 0.0 && !rate.empty()) {
+      bins = rate_bins(rate, width);
+      const bool pays = 4 * static_cast<std::size_t>(bins.count) <= rate.size();
+      if (c.binning == SignSgdClosure::Binning::automatic && !pays) bins = RateBins{};
+    }
+    auto add = [&](double w, double cr, double q, double y0, double floor) {
+      lin_w_.push_back(w);
+      lin_c_.push_back(cr);
+      lin_q_.push_back(q);
+      lin_y0_.push_back(y0);
+      floor_.push_back(floor);
+    };
+    for (Eigen::Index j : lin)
+      if (bins.count == 0 || recorded[j]) {
+        lin_modes_.push_back(j);
+        const double b2 = p_.b(j) * p_.b(j);
+        add(p_.lambda(j), std::sqrt(p_.lambda(j)), 1.0, b2, 0.01 * b2);
+      }
+    if (bins.count == 0) return;
+    // Error scales mirror an individual mode's, max(ρ_j, b_j²/100) with ρ_j = initial part +
+    // noise part: N_b = η Σλ/(r̂ c̄), the bin's stationary noise energy at the largest rate
+    // r̂ = 2η h_B'(0)/√S_ref, stands in for the noise part. The initial part is measured against
+    // max(W_b/100, N_b) (W_b its start), the noise part against max(W_b, N_b): in the tail the
+    // noise outgrows b_j² early, and neither part needs more relative accuracy than the ρ_j it
+    // is part of.
+    const double rate_max = 2.0 * h_.slope0() / std::sqrt(s_ref);  // r̂/η
+    const auto binit = binned_decays(bins, rate, init), bnoise = binned_decays(bins, rate, source);
+    for (int k = 0; k < bins.count; ++k) {
+      const double stationary = o_.lr * bnoise[k].amount / (rate_max * bnoise[k].rate);
+      add(1.0, binit[k].rate, 0.0, binit[k].amount, std::max(0.01 * binit[k].amount, stationary));
+      add(1.0, bnoise[k].rate, bnoise[k].amount, 0.0, std::max(binit[k].amount, stationary));
+    }
+    binned_ = static_cast<Eigen::Index>(rate.size());
+    bins_ = bins.count;
+  }
+
   double second_moment(const double* y, Eigen::Index g, int q) const {
     const double mu = y[g * block_ + q];
     return mu * mu + std::max(y[g * block_ + qh_ + q], 0.0);
@@ -269,7 +324,10 @@ class DiagonalSystem {
   int qh_ = 0, block_ = 0, env_ = 0;
   std::vector<Eigen::Index> gm_modes_, lin_modes_;
   Eigen::Index n_gm_ = 0, n_ = 0;
-  std::vector<double> weights_, floor_, lin_lambda_, lin_sqrt_lambda_;
+  std::vector<double> weights_, floor_;
+  std::vector<double> lin_w_, lin_c_, lin_q_, lin_y0_;  // linear states (linear_states())
+  Eigen::Index binned_ = 0;                             // modes merged into bins
+  int bins_ = 0;
   struct Where {
     bool gm;
     Eigen::Index pos;
@@ -285,9 +343,13 @@ class DiagonalSystem {
 
 Trajectory signsgd_diagonal(const Problem& problem, const OptimizerSpec& optimizer,
                             const TheoryOptions& options, const SignSgdClosure& closure) {
-  DiagonalSystem system(problem, optimizer, options.modes, closure);
+  DiagonalSystem system(problem, optimizer, options.modes, options, closure);
   if (kChunk % system.block() != 0)
     throw Error("signsgd closure: components too large for the evaluation chunks");
+  if (std::getenv("SIGNDYN_ODE_STATS"))
+    std::fprintf(stderr, "signsgd diagonal: %lld states, %lld linear modes in %d bins\n",
+                 static_cast<long long>(system.size()),
+                 static_cast<long long>(system.binned_modes()), system.bins());
   return run_system(system, system.initial_state(), problem, optimizer, options);
 }
 

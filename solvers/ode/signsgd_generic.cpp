@@ -15,11 +15,15 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "chunked.hpp"
 #include "quadrature.hpp"
+#include "rate_bins.hpp"
 #include "sign_mean.hpp"
 #include "signdyn/error.hpp"
 #include "signsgd.hpp"
@@ -155,9 +159,15 @@ Eigen::VectorXd noise_concentrated(const Problem& p, const Coordinates& c) {
   return N;
 }
 
+// State: J_ mixture blocks (means μ_q, then variances s_q, as in the diagonal basis), then the
+// linear states. A linear state obeys dy/dt = η² q − 2η a c y and enters S with weight w1 and
+// v_p's tail sum Σ_{j≥L} λ_j² ρ_j with weight w2: an individual mode j ≥ J_ has ρ_j with
+// (w1, w2, c, q) = (λ_j, λ_j² for j ≥ L, λ_j, N_j) and its own a_j (a_tail beyond the resolved
+// modes); in the concentration form the unrecorded tail modes may instead be binned
+// (rate_bins.hpp), four states per bin: Σλρ^init, Σλρ^noise, Σλ²ρ^init, Σλ²ρ^noise.
 class GenericSystem {
  public:
-  GenericSystem(const Problem& p, const OptimizerSpec& o, const Eigen::VectorXi& modes,
+  GenericSystem(const Problem& p, const OptimizerSpec& o, const TheoryOptions& options,
                 const SignSgdClosure& cl, Coordinates coords, Eigen::VectorXd noise)
       : p_(p),
         o_(o),
@@ -178,26 +188,36 @@ class GenericSystem {
     // among the resolved ones, whose loadings the virtual coordinates carry).
     J_ = std::min<int>(cl.env_modes, static_cast<int>(d));
     if (!c_.realised) J_ = std::min(J_, c_.resolved);
-    n_ = J_ * block_ + (d - J_);
-    weights_.assign(n_, 0.0);
-    floor_.assign(n_, 0.0);
+    L_ = c_.realised ? 0 : c_.resolved;
     // Error scales as in the diagonal basis (signsgd_diagonal.cpp): relative accuracy while
     // w_q e_q is above 1% of b_j² (√w_q |μ_q| above b_j/10).
+    floor_.assign(J_ * block_, 0.0);
     for (int i = 0; i < J_; ++i)
       for (int q = 0; q < qh_; ++q) {  // block: means μ_q, then variances s_q
         floor_[i * block_ + q] = 0.1 * p.b(i) / std::sqrt(comp_.w[q]);
         floor_[i * block_ + qh_ + q] = 0.01 * p.b(i) * p.b(i) / comp_.w[q];
       }
-    for (Eigen::Index j = J_; j < d; ++j) {
-      weights_[J_ * block_ + (j - J_)] = p.lambda(j);
-      floor_[J_ * block_ + (j - J_)] = 0.01 * p.b(j) * p.b(j);
+    linear_states(options, cl);
+    n_ = J_ * block_ + static_cast<Eigen::Index>(lin_w1_.size());
+    weights_.assign(J_ * block_, 0.0);
+    weights_.insert(weights_.end(), lin_w1_.begin(), lin_w1_.end());
+    for (Eigen::Index k = 0; k < options.modes.size(); ++k) {
+      const Eigen::Index j = options.modes(k) - 1;
+      const auto it = std::find(lin_mode_.begin(), lin_mode_.end(), j);
+      record_.push_back(j < J_ ? j * block_ : J_ * block_ + (it - lin_mode_.begin()));
+      record_gm_.push_back(j < J_);
     }
-    for (Eigen::Index k = 0; k < modes.size(); ++k) record_.push_back(modes(k) - 1);
-    rho_.resize(d);
+    rho_res_.assign(std::max(L_, J_), 0.0);
     v_.resize(c_.P);
     k3_.resize(c_.P);
     phi_.resize(c_.P);
-    a_.resize(d);
+    if (c_.realised) {
+      rho_.resize(d);
+      w2_.resize(d);
+      w3_.resize(d);
+      a_.resize(d);
+    }
+    a_res_.assign(std::max(L_, 1), 0.0);
     gm_m_.assign(static_cast<std::size_t>(std::max(J_, 1)) * qh_, 0.0);
     gm_dm_.assign(gm_m_.size(), 0.0);
   }
@@ -211,11 +231,14 @@ class GenericSystem {
         y(i * block_ + qh_ + q) = 0.0;
       }
     }
-    for (Eigen::Index j = J_; j < p_.d; ++j) y(J_ * block_ + (j - J_)) = p_.b(j) * p_.b(j);
+    for (std::size_t k = 0; k < lin_y0_.size(); ++k)
+      y(J_ * block_ + static_cast<Eigen::Index>(k)) = lin_y0_[k];
     return y;
   }
 
   Eigen::Index size() const { return n_; }
+  Eigen::Index binned_modes() const { return binned_; }
+  int bins() const { return bins_; }
   int rank() const { return 0; }
   const double* coupling(int) const { return nullptr; }
   int linear_scalars() const { return 1; }
@@ -235,29 +258,54 @@ class GenericSystem {
         const double mu = y[i * block_ + q];
         r += comp_.w[q] * (mu * mu + std::max(y[i * block_ + qh_ + q], 0.0));
       }
-      rho_(i) = r;
+      rho_res_[i] = r;
       S_ += p_.lambda(i) * r;
     }
     if (!std::isfinite(S_) || S_ <= 0.0) return false;
     if (S0_ < 0.0) S0_ = S_;
-    for (Eigen::Index j = J_; j < d; ++j) rho_(j) = std::max(y[J_ * block_ + (j - J_)], 0.0);
-    const Eigen::ArrayXd lam = p_.lambda.array();
-    const Eigen::VectorXd w2 = (lam.square() * rho_.array()).matrix();
-    const Eigen::VectorXd w3 = (lam.cube() * rho_.array().square()).matrix();
+    const double* ylin = y + J_ * block_;
     // v_p = Σ_j O_pj² λ_j² ρ_j, k3_p = Σ_j O_pj² λ_j³ ρ_j².
     if (c_.realised) {
-      v_.noalias() = c_.O2 * w2;
-      k3_.noalias() = c_.O2 * w3;
+      for (int i = 0; i < J_; ++i) rho_(i) = rho_res_[i];
+      for (Eigen::Index j = J_; j < d; ++j) rho_(j) = std::max(ylin[j - J_], 0.0);
+      const Eigen::ArrayXd lam = p_.lambda.array();
+      w2_.array() = lam.square() * rho_.array();
+      w3_.array() = w2_.array() * lam * rho_.array();
+      v_.noalias() = c_.O2 * w2_;
+      k3_.noalias() = c_.O2 * w3_;
     } else {
-      const int L = c_.resolved;
+      const int L = L_;
+      for (int i = J_; i < L; ++i) rho_res_[i] = std::max(ylin[i - J_], 0.0);
+      // Tail sums Σ_{j≥L} λ_j² ρ_j and Σ_{j≥L} λ_j³ ρ_j² over the individual states (in chunks,
+      // in parallel), then over the bins: Σλ³ρ² ≈ (Σλ²ρ)²/Σλ within a bin (Cauchy–Schwarz; the
+      // gap is the bin's variance of λρ, O(ε²)).
+      const Eigen::Index first = n_res_lin_, count = n_ind_ - n_res_lin_;
+      const auto tail =
+          chunked_reduce<2>(count, partials_, [&](Eigen::Index b, Eigen::Index e, double* acc) {
+            double a2 = 0.0, a3 = 0.0;
+            for (Eigen::Index k = first + b; k < first + e; ++k) {
+              const double r = std::max(ylin[k], 0.0);
+              a2 += lin_w2_[k] * r;
+              a3 += lin_w3_[k] * r * r;
+            }
+            acc[0] = a2;
+            acc[1] = a3;
+          });
+      double rv = tail[0], rk = tail[1];
+      for (std::size_t b = 0; b < bin_lambda_.size(); ++b) {
+        const double* yb = ylin + n_ind_ + 4 * static_cast<Eigen::Index>(b);
+        const double u = std::max(yb[2], 0.0) + std::max(yb[3], 0.0);
+        rv += u;
+        rk += u * u / bin_lambda_[b];
+      }
       const double dd = static_cast<double>(d);
-      const double rv = w2.tail(d - L).sum(), rk = w3.tail(d - L).sum();
       for (Eigen::Index v = 0; v < c_.P; ++v) {
         double a = rv, b = rk;
         for (int i = 0; i < L; ++i) {
+          const double l2r = p_.lambda(i) * p_.lambda(i) * rho_res_[i];
           const double g2 = c_.g(v, i) * c_.g(v, i);
-          a += g2 * w2(i);
-          b += g2 * w3(i);
+          a += g2 * l2r;
+          b += g2 * l2r * p_.lambda(i) * rho_res_[i];
         }
         v_(v) = a / dd;
         k3_(v) = b / dd;
@@ -277,16 +325,21 @@ class GenericSystem {
       phi_(q) = c_.weight(q) * acc / std::sqrt(v);
     }
     // a_i = Σ_p O_pi² Φ_p.
+    double finite = 0.0;
     if (c_.realised) {
       a_.noalias() = c_.O2.transpose() * phi_;
+      finite = a_.sum();
     } else {
-      const double tail = phi_.sum() / static_cast<double>(d);
-      a_.setConstant(tail);
-      for (int i = 0; i < c_.resolved; ++i)
-        a_(i) = (c_.g.col(i).array().square() * phi_.array()).sum() / static_cast<double>(d);
+      a_tail_ = phi_.sum() / static_cast<double>(d);
+      finite = a_tail_;
+      for (int i = 0; i < L_; ++i) {
+        a_res_[i] = (c_.g.col(i).array().square() * phi_.array()).sum() / static_cast<double>(d);
+        finite += a_res_[i];
+      }
+      if (!floors_set_) set_bin_floors();
     }
     mixture_drifts(y);
-    return std::isfinite(a_.sum());
+    return std::isfinite(finite);
   }
 
   void evaluate(Eigen::Index begin, Eigen::Index end, const double* y, double* f, float* jd, float*,
@@ -311,13 +364,28 @@ class GenericSystem {
         dr += lambda * comp_.w[q] * f[i];
       }
     }
-    for (Eigen::Index i = std::max(begin, gm_end); i < end; ++i) {
-      const Eigen::Index j = J_ + (i - gm_end);
-      const double lambda = p_.lambda(j);
-      const double r = 2.0 * lr_ * lambda * a_(j);
-      f[i] = -r * y[i] + lr_ * lr_ * N_(j);
-      if (jd) jd[i] = static_cast<float>(-r);
-      dr += lambda * f[i];
+    // Linear states k = i − gm_end: dy/dt = −2η a c_k y + η² q_k.
+    const Eigen::Index lb = std::max(begin, gm_end);
+    const double* __restrict w1 = lin_w1_.data() - gm_end;
+    const double* __restrict cr = lin_c_.data() - gm_end;
+    const double* __restrict src = lin_q_.data() - gm_end;
+    const double noise = lr_ * lr_;
+    auto run = [&](Eigen::Index from, Eigen::Index to, auto a_of) {
+      for (Eigen::Index i = from; i < to; ++i) {
+        const double r = 2.0 * lr_ * a_of(i) * cr[i];
+        f[i] = noise * src[i] - r * y[i];
+        if (jd) jd[i] = static_cast<float>(-r);
+        dr += w1[i] * f[i];
+      }
+    };
+    if (c_.realised) {
+      run(lb, end, [&](Eigen::Index i) { return a_(lin_mode_[i - gm_end]); });
+    } else {
+      const Eigen::Index res_end = gm_end + n_res_lin_;
+      run(lb, std::min(end, res_end),
+          [&](Eigen::Index i) { return a_res_[lin_mode_[i - gm_end]]; });
+      const double a = a_tail_;
+      run(std::max(lb, res_end), end, [a](Eigen::Index) { return a; });
     }
     acc[0] += dr;
   }
@@ -327,24 +395,114 @@ class GenericSystem {
     value[0] = 0.5 * S_;
     rate[0] = 0.5 * acc[0];
     for (std::size_t k = 0; k < record_.size(); ++k) {
-      const Eigen::Index j = record_[k];
-      if (j < J_) {
+      const Eigen::Index pos = record_[k];
+      if (record_gm_[k]) {
         double v = 0.0, r = 0.0;
         for (int q = 0; q < qh_; ++q) {
-          const double mu = y[j * block_ + q];
-          v += comp_.w[q] * (mu * mu + std::max(y[j * block_ + qh_ + q], 0.0));
-          r += comp_.w[q] * (2.0 * mu * f[j * block_ + q] + f[j * block_ + qh_ + q]);
+          const double mu = y[pos + q];
+          v += comp_.w[q] * (mu * mu + std::max(y[pos + qh_ + q], 0.0));
+          r += comp_.w[q] * (2.0 * mu * f[pos + q] + f[pos + qh_ + q]);
         }
         value[1 + k] = v;
         rate[1 + k] = r;
       } else {
-        value[1 + k] = y[J_ * block_ + (j - J_)];
-        rate[1 + k] = f[J_ * block_ + (j - J_)];
+        value[1 + k] = y[pos];
+        rate[1 + k] = f[pos];
       }
     }
   }
 
  private:
+  // The linear states (class comment): individual modes j ≥ J_ (all, or, when binned, the
+  // resolved and the recorded ones), then four states per bin of λ over the other tail modes.
+  void linear_states(const TheoryOptions& options, const SignSgdClosure& cl) {
+    const Eigen::Index d = p_.d;
+    std::vector<char> recorded(d, 0);
+    for (Eigen::Index k = 0; k < options.modes.size(); ++k)
+      if (options.modes(k) >= 1 && options.modes(k) <= d) recorded[options.modes(k) - 1] = 1;
+    const double width = cl.bin_width > 0.0 ? cl.bin_width : bin_width_for(options.rel_tol);
+    std::vector<double> rate;
+    std::vector<Eigen::Index> pool;
+    if (!c_.realised)
+      for (Eigen::Index j = std::max<Eigen::Index>(L_, J_); j < d; ++j)
+        if (!recorded[j] && p_.lambda(j) > 0.0) {
+          pool.push_back(j);
+          rate.push_back(p_.lambda(j));
+        }
+    RateBins bins;
+    if (cl.binning != SignSgdClosure::Binning::off && width > 0.0 && !rate.empty()) {
+      bins = rate_bins(rate, width);
+      const bool pays = 8 * static_cast<std::size_t>(bins.count) <= rate.size();
+      if (cl.binning == SignSgdClosure::Binning::automatic && !pays) bins = RateBins{};
+    }
+    std::vector<char> in_bin(d, 0);
+    if (bins.count > 0)
+      for (Eigen::Index j : pool) in_bin[j] = 1;
+    for (Eigen::Index j = J_; j < d; ++j) {
+      if (in_bin[j]) continue;
+      const double l = p_.lambda(j), b2 = p_.b(j) * p_.b(j);
+      if (j < L_) ++n_res_lin_;
+      lin_mode_.push_back(j);
+      add(l, j >= L_ ? l * l : 0.0, j >= L_ ? l * l * l : 0.0, l, N_(j), b2, 0.01 * b2);
+    }
+    n_ind_ = static_cast<Eigen::Index>(lin_w1_.size());
+    if (bins.count == 0) return;
+    std::vector<double> w1(pool.size()), w2(pool.size()), q1(pool.size()), q2(pool.size());
+    for (std::size_t k = 0; k < pool.size(); ++k) {
+      const Eigen::Index j = pool[k];
+      const double l = p_.lambda(j), b2 = p_.b(j) * p_.b(j);
+      w1[k] = l * b2;
+      w2[k] = l * l * b2;
+      q1[k] = l * N_(j);
+      q2[k] = l * l * N_(j);
+    }
+    const auto i1 = binned_decays(bins, rate, w1), n1 = binned_decays(bins, rate, q1);
+    const auto i2 = binned_decays(bins, rate, w2), n2 = binned_decays(bins, rate, q2);
+    const auto lam = binned_decays(bins, rate, rate);  // amount: Σλ over the bin
+    for (int b = 0; b < bins.count; ++b) {
+      // Floors are set at the first prepare (set_bin_floors), when a_tail is known.
+      add(1.0, 0.0, 0.0, i1[b].rate, 0.0, i1[b].amount, 0.0);
+      add(1.0, 0.0, 0.0, n1[b].rate, n1[b].amount, 0.0, 0.0);
+      add(0.0, 0.0, 0.0, i2[b].rate, 0.0, i2[b].amount, 0.0);
+      add(0.0, 0.0, 0.0, n2[b].rate, n2[b].amount, 0.0, 0.0);
+      bin_lambda_.push_back(lam[b].amount);
+      lin_mode_.insert(lin_mode_.end(), 4, -1);
+    }
+    binned_ = static_cast<Eigen::Index>(pool.size());
+    bins_ = bins.count;
+  }
+
+  void add(double w1, double w2, double w3, double c, double q, double y0, double floor) {
+    lin_w1_.push_back(w1);
+    lin_w2_.push_back(w2);
+    lin_w3_.push_back(w3);
+    lin_c_.push_back(c);
+    lin_q_.push_back(q);
+    lin_y0_.push_back(y0);
+    floor_.push_back(floor);
+  }
+
+  // Error scales of the bin states, mirroring an individual mode's max(ρ_j, b_j²/100) as in the
+  // diagonal basis (signsgd_diagonal.cpp): with the bin's stationary noise energy
+  // N_b = η q/(2 â c̄) at the largest tail coefficient â = a_tail(0)·√(S(0)/S_ref), S_ref =
+  // max(σ², 1e-3 S(0)), the initial parts are measured against max(W_b/100, N_b) and the noise
+  // parts against max(W_b, N_b), W_b the initial part's start.
+  void set_bin_floors() {
+    floors_set_ = true;
+    const double s_ref = std::max(sigma2_, 1e-3 * S_);
+    const double a_hat = a_tail_ * std::sqrt(S_ / s_ref);
+    if (!(a_hat > 0.0)) return;
+    const Eigen::Index base = J_ * block_ + n_ind_;
+    for (std::size_t b = 0; b < bin_lambda_.size(); ++b)
+      for (int part = 0; part < 2; ++part) {  // Σλρ, then Σλ²ρ
+        const Eigen::Index k = n_ind_ + 4 * static_cast<Eigen::Index>(b) + 2 * part;
+        const double start = lin_y0_[k];
+        const double stationary = o_.lr * lin_q_[k + 1] / (2.0 * a_hat * lin_c_[k + 1]);
+        floor_[base - n_ind_ + k] = std::max(0.01 * start, stationary);
+        floor_[base - n_ind_ + k + 1] = std::max(start, stationary);
+      }
+  }
+
   // For each mixture mode i and component q: m = Σ_p O_pi E_q[h(c_p)] and
   // dm = Σ_p O_pi E_q[Δ h(c_p)], with c_p = (O_pi λ_i Δ + u)/√(K_pp S_col), Δ ~ N(μ_q, s_q),
   // u ~ N(0, v_p − O_pi² λ_i² ρ_i) and S_col = S − λ_i ρ_i + λ_i Δ² + κ₋ (u² − Var u).
@@ -353,8 +511,8 @@ class GenericSystem {
     const double sqrt_d = std::sqrt(static_cast<double>(p_.d));
     for (int i = 0; i < J_; ++i) {
       const double lambda = p_.lambda(i);
-      const double w2 = lambda * lambda * rho_(i), w3 = w2 * lambda * rho_(i);
-      const double s_minus = S_ - lambda * rho_(i);
+      const double w2 = lambda * lambda * rho_res_[i], w3 = w2 * lambda * rho_res_[i];
+      const double s_minus = S_ - lambda * rho_res_[i];
       for (int q = 0; q < qh_; ++q) {
         gm_m_[i * qh_ + q] = 0.0;
         gm_dm_[i * qh_ + q] = 0.0;
@@ -399,11 +557,22 @@ class GenericSystem {
   double sigma2_;
   int qh_ = 0, block_ = 0, J_ = 0;
   Eigen::Index n_ = 0;
+  int L_ = 0;  // resolved modes (concentration form), whose a_i is their own
   std::vector<double> weights_, floor_;
-  std::vector<Eigen::Index> record_;
-  Eigen::VectorXd rho_, v_, k3_, phi_, a_;
+  // Linear states (linear_states()): weights in S, in Σλ²ρ and (squared) in Σλ³ρ², rate and
+  // source coefficients, start; the mode (−1 for bin states).
+  std::vector<double> lin_w1_, lin_w2_, lin_w3_, lin_c_, lin_q_, lin_y0_;
+  std::vector<Eigen::Index> lin_mode_;
+  Eigen::Index n_res_lin_ = 0, n_ind_ = 0, binned_ = 0;
+  int bins_ = 0;
+  std::vector<double> bin_lambda_;  // Σλ over each bin
+  bool floors_set_ = false;
+  std::vector<Eigen::Index> record_;  // position of each recorded mode's state (block start)
+  std::vector<char> record_gm_;
+  std::vector<double> rho_res_, a_res_, partials_;
+  Eigen::VectorXd rho_, w2_, w3_, v_, k3_, phi_, a_;  // a_, and the realised O's sums
   std::vector<double> gm_m_, gm_dm_;
-  double lr_ = 0.0, S_ = 0.0, S0_ = -1.0;
+  double lr_ = 0.0, S_ = 0.0, S0_ = -1.0, a_tail_ = 0.0;
 };
 
 }  // namespace
@@ -412,7 +581,7 @@ Trajectory signsgd_generic_exact(const Problem& problem, const OptimizerSpec& op
                                  const TheoryOptions& options, const SignSgdClosure& closure) {
   if (problem.O.rows() != problem.d)
     throw Error("signsgd: the generic-basis dynamics with the realised O need problem.O");
-  GenericSystem system(problem, optimizer, options.modes, closure, realised_coordinates(problem),
+  GenericSystem system(problem, optimizer, options, closure, realised_coordinates(problem),
                        noise_realised(problem));
   return run_system(system, system.initial_state(), problem, optimizer, options);
 }
@@ -422,8 +591,12 @@ Trajectory signsgd_generic_concentrated(const Problem& problem, const OptimizerS
                                         const SignSgdClosure& closure) {
   Coordinates coords = virtual_coordinates(problem);
   Eigen::VectorXd noise = noise_concentrated(problem, coords);
-  GenericSystem system(problem, optimizer, options.modes, closure, std::move(coords),
-                       std::move(noise));
+  GenericSystem system(problem, optimizer, options, closure, std::move(coords), std::move(noise));
+  if (std::getenv("SIGNDYN_ODE_STATS"))
+    std::fprintf(stderr,
+                 "signsgd generic (concentration form): %lld states, %lld modes in %d bins\n",
+                 static_cast<long long>(system.size()),
+                 static_cast<long long>(system.binned_modes()), system.bins());
   return run_system(system, system.initial_state(), problem, optimizer, options);
 }
 

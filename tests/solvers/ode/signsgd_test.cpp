@@ -5,8 +5,11 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "../../../solvers/ode/quadrature.hpp"
+#include "../../../solvers/ode/rate_bins.hpp"
 #include "../../../solvers/ode/sign_mean.hpp"
 #include "../../../solvers/ode/signsgd.hpp"
 #include "signdyn/dynamics.hpp"
@@ -158,6 +161,84 @@ TEST(SignSgdDiagonal, LinearRegimeFloor) {
   // The top mode's share of S spreads columns by ~λ_1 b_1²/σ² ≈ 1e-1 relative, which the env
   // average keeps; its effect on the floor is second order (≲ 1e-3 relative).
   EXPECT_NEAR(tr.risk(tr.t.size() - 1), 0.5 * two_r, 2e-3 * 0.5 * two_r);
+}
+
+// Binned linear modes (rate_bins.hpp) against individual ones on the bench problem (λ_j = j^−1.2,
+// b_j² = j^−0.8, σ = 0.5, B = 16, η = 1e-3) over 10^6 steps, in which every binned mode goes
+// through its whole decay to its noise floor.
+struct BinningRun {
+  Trajectory off;
+  std::vector<Trajectory> on;  // binned with the widths ε (0: bin_width_for(rel_tol))
+  std::vector<double> eps;
+  double rel_tol = 0.0, s0 = 0.0, sigma2 = 0.0;
+};
+
+BinningRun binning_runs(BasisKind basis, Eigen::Index d, double rel_tol,
+                        const std::vector<double>& widths) {
+  const Problem p = power_problem(basis, d, 0.6, 0.4, 0.5);
+  TheoryOptions o = theory(1000000, 40, d, TheorySolver::ode);
+  o.modes = record_modes(d, 8);
+  o.rel_tol = rel_tol;
+  auto run = [&](detail::SignSgdClosure::Binning b, double width) {
+    detail::SignSgdClosure c = small_closure();
+    c.binning = b;
+    c.bin_width = width;
+    return basis == BasisKind::diagonal
+               ? detail::signsgd_diagonal(p, signsgd(1e-3, 16), o, c)
+               : detail::signsgd_generic_concentrated(p, signsgd(1e-3, 16), o, c);
+  };
+  BinningRun r;
+  r.off = run(detail::SignSgdClosure::Binning::off, 0.0);
+  for (double w : widths) {
+    r.on.push_back(run(detail::SignSgdClosure::Binning::on, w));
+    r.eps.push_back(w > 0.0 ? w : detail::bin_width_for(rel_tol));
+  }
+  r.rel_tol = rel_tol;
+  r.sigma2 = p.sigma * p.sigma;
+  r.s0 = 2.0 * r.off.risk(0);
+  return r;
+}
+
+// Largest relative gap of the risk, and of the recorded ρ_j, between two runs.
+std::pair<double, double> gaps(const Trajectory& a, const Trajectory& b) {
+  EXPECT_EQ(a.status, RunStatus::completed) << a.message;
+  EXPECT_EQ(b.status, RunStatus::completed) << b.message;
+  EXPECT_EQ(a.t.size(), b.t.size());
+  if (a.t.size() != b.t.size()) return {HUGE_VAL, HUGE_VAL};
+  const double risk = ((a.risk - b.risk).array() / b.risk.array()).abs().maxCoeff();
+  const double rho = ((a.rho - b.rho).array() / b.rho.array()).abs().maxCoeff();
+  return {risk, rho};
+}
+
+// Compression error of S = 2R (rate_bins.hpp): at most ε²(0.068 W + N/4) with W ≤ S(0) − σ² the
+// binned initial energy and N ≤ S the binned noise energy, relative to S ≥ σ²; plus both runs'
+// integration errors (a few rel_tol). The recorded ρ_j (individual states) feel it through
+// 2R only; the gap between two runs' step sequences bounds them at ~50 rel_tol at the records
+// where ρ_j is far below its 1% error floor. The error is second order: the last two widths
+// are 2ε and ε, and their gaps differ by ≈ 4.
+void expect_binning_bounds(const BinningRun& r) {
+  std::vector<double> risk_gap;
+  for (std::size_t k = 0; k < r.on.size(); ++k) {
+    const auto [risk, rho] = gaps(r.on[k], r.off);
+    const double e2 = r.eps[k] * r.eps[k];
+    const double bound = e2 * (0.068 * (r.s0 - r.sigma2) / r.sigma2 + 0.25) + 4.0 * r.rel_tol;
+    EXPECT_LT(risk, bound) << "ε = " << r.eps[k];
+    EXPECT_LT(rho, bound + 50.0 * r.rel_tol) << "ε = " << r.eps[k];
+    risk_gap.push_back(risk);
+  }
+  const double ratio = risk_gap[risk_gap.size() - 2] / risk_gap.back();
+  EXPECT_GT(ratio, 2.5);
+  EXPECT_LT(ratio, 6.0);
+}
+
+TEST(SignSgdDiagonal, BinnedLinearModesAgreeWithIndividualOnes) {
+  expect_binning_bounds(binning_runs(BasisKind::diagonal, 10000, 1e-6, {0.0, 0.05, 0.025}));
+}
+
+// The concentration form's tail modes, binned with Σλρ and Σλ²ρ per bin and the bin's Σλ³ρ² as
+// (Σλ²ρ)²/Σλ (Cauchy–Schwarz, O(ε²) short).
+TEST(SignSgdGeneric, BinnedTailModesAgreeWithIndividualOnes) {
+  expect_binning_bounds(binning_runs(BasisKind::generic, 4096, 1e-5, {0.1, 0.05}));
 }
 
 // The concentration form (Haar average, O(d)) agrees with the realised-O form (O(d²)) for the
