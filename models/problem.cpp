@@ -111,7 +111,19 @@ Problem make_problem(const ProblemSpec& spec) {
     p.b = normalise_target(p.b, p.lambda);
   }
 
-  if (spec.basis == BasisKind::generic) p.O = haar_orthogonal(spec.d, spec.basis_seed);
+  if (spec.basis == BasisKind::generic) {
+    // The realised rotation is a dense d×d matrix built by a QR of the same size: beyond this
+    // d it needs more than 2 GiB and minutes to hours, so refuse it with the reason up front.
+    constexpr Eigen::Index kMaxGenericD = 16384;
+    if (spec.d > kMaxGenericD)
+      throw ConfigError("problem.d",
+                        "problem.d = " + std::to_string(spec.d) +
+                            " is too large for problem.basis.kind = \"generic\": "
+                            "the Haar rotation O is a dense d×d matrix (" +
+                            format_value(8.0 * double(spec.d) * double(spec.d) / 1073741824.0) +
+                            " GiB); use d <= 16384, or the diagonal basis");
+    p.O = haar_orthogonal(spec.d, spec.basis_seed);
+  }
   return p;
 }
 

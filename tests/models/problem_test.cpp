@@ -47,6 +47,10 @@ TEST(MakeProblem, RejectsImpossibleSpecsNamingTheField) {
   s = {};
   s.covariance = CovarianceKind::from_file;  // no path
   expect_config_error(s, "problem.covariance.path");
+  s = {};
+  s.d = 1000000;  // a dense 10^6 × 10^6 rotation (7 TiB): refused before any allocation
+  s.basis = BasisKind::generic;
+  expect_config_error(s, "problem.d");
 }
 
 // make_problem applies the spectrum, target, normalisations and basis of the spec.
