@@ -136,7 +136,8 @@ class Progress {
 
   void add(std::int64_t steps) { done_.fetch_add(steps, std::memory_order_relaxed); }
 
-  // Calls the callback from thread 0, at most every 0.1 s.
+  // Calls the callback from thread 0: at the first check, then at most every 0.1 s (so a
+  // callback that cancels takes effect at once, however short the run).
   void maybe_report() {
     if (!fn_ || omp_get_thread_num() != 0) return;
     const auto now = std::chrono::steady_clock::now();
@@ -150,7 +151,7 @@ class Progress {
   const ProgressFn& fn_;
   double total_;
   std::atomic<std::int64_t> done_{0};
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};  // the clock's epoch: the first check reports
 };
 
 // Buffers of one replica, sized once.
