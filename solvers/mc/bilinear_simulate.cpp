@@ -66,7 +66,7 @@ bool run_replica(const BilinearProblem& p, const BilinearSimulateOptions& o, std
   const Eigen::Index B = o.batch;
   Rng rng(o.seed, static_cast<std::uint64_t>(r));
   Eigen::MatrixXd delta(p.n_out, p.n_in), a_out(B, p.n_out), a_in(B, p.n_in), x(B, p.n_out);
-  Eigen::MatrixXd update(p.n_out, p.n_in);
+  Eigen::MatrixXd update(p.n_out, p.n_in), out_delta(B, p.n_in);
   Eigen::VectorXd eps(B), resid(B);
   std::optional<MsignFactored> msign;
   if (o.method == BilinearMethod::signsvd) msign.emplace(p.n_out, p.n_in, B);
@@ -79,7 +79,8 @@ bool run_replica(const BilinearProblem& p, const BilinearSimulateOptions& o, std
   for (std::size_t i = 0; i < o.record_steps.size(); ++i) {
     for (; alive && step < o.record_steps[i]; ++step) {
       sample_bilinear_batch(p, rng, a_out, a_in, eps);
-      bilinear_residuals(a_out, a_in, delta, eps, resid);
+      out_delta.noalias() = a_out * delta;  // r_b = (A_out Δ)_b · a_in,b − ε_b, one GEMM
+      resid = out_delta.cwiseProduct(a_in).rowwise().sum() - eps;
       x.noalias() = resid.asDiagonal() * a_out;  // G = (1/B) xᵀ a_in, rank ≤ B
       if (o.method == BilinearMethod::sgd) {
         update.noalias() = x.transpose() * a_in;
