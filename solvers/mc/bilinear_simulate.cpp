@@ -1,0 +1,195 @@
+// Monte Carlo of SGD and SignSVD on the bilinear problem (signdyn/bilinear_simulate.hpp).
+#include "signdyn/bilinear_simulate.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "signdyn/error.hpp"
+#include "signdyn/msign.hpp"
+#include "signdyn/rng.hpp"
+
+namespace signdyn {
+
+namespace {
+
+// Throws ConfigError naming the field for options no run can use.
+void validate(const BilinearSimulateOptions& o) {
+  if (!std::isfinite(o.lr) || o.lr <= 0.0) {
+    std::ostringstream s;
+    s << "optimizer.lr = " << o.lr << ": the learning rate must be finite and > 0";
+    throw ConfigError("optimizer.lr", s.str());
+  }
+  if (o.batch < 1) {
+    throw ConfigError("optimizer.batch", "optimizer.batch = " + std::to_string(o.batch) +
+                                             ": the batch size must be an integer >= 1");
+  }
+  if (o.replicas < 2) {
+    throw ConfigError("simulate.replicas", "simulate.replicas = " + std::to_string(o.replicas) +
+                                               ": need >= 2 replicas for a standard error");
+  }
+  if (o.record_steps.empty()) {
+    throw ConfigError("records", "no record steps: give at least one step count >= 0");
+  }
+  for (std::size_t i = 0; i < o.record_steps.size(); ++i) {
+    if (o.record_steps[i] < 0 || (i > 0 && o.record_steps[i] <= o.record_steps[i - 1])) {
+      throw ConfigError("records", "record steps must be >= 0 and strictly ascending (entry " +
+                                       std::to_string(i) + " = " +
+                                       std::to_string(o.record_steps[i]) + ")");
+    }
+  }
+}
+
+// Restores the OpenBLAS thread count on scope exit.
+class BlasThreadsGuard {
+ public:
+  explicit BlasThreadsGuard(int threads) : previous_(set_blas_threads(threads)) {}
+  ~BlasThreadsGuard() { set_blas_threads(previous_); }
+  BlasThreadsGuard(const BlasThreadsGuard&) = delete;
+  BlasThreadsGuard& operator=(const BlasThreadsGuard&) = delete;
+
+ private:
+  int previous_;
+};
+
+// Runs replica r and writes its risk (n_rec) and, if rho != nullptr, its ρ (n_rec × n_out·n_in)
+// at the records; returns false if it diverged (the remaining records read +inf).
+bool run_replica(const BilinearProblem& p, const BilinearSimulateOptions& o, std::int64_t r,
+                 double* risk, double* rho) {
+  const Eigen::Index B = o.batch;
+  Rng rng(o.seed, static_cast<std::uint64_t>(r));
+  Eigen::MatrixXd delta(p.n_out, p.n_in), a_out(B, p.n_out), a_in(B, p.n_in), x(B, p.n_out);
+  Eigen::MatrixXd update(p.n_out, p.n_in), out_delta(B, p.n_in);
+  Eigen::VectorXd eps(B), resid(B);
+  std::optional<MsignFactored> msign;
+  if (o.method == BilinearMethod::signsvd) msign.emplace(p.n_out, p.n_in, B);
+  const double sgd_scale = o.lr / static_cast<double>(B);
+  const Eigen::Index n_modes = p.n_out * p.n_in;
+
+  sample_bilinear_initial_residual(p, rng, delta);
+  long step = 0;
+  bool alive = true;
+  for (std::size_t i = 0; i < o.record_steps.size(); ++i) {
+    for (; alive && step < o.record_steps[i]; ++step) {
+      sample_bilinear_batch(p, rng, a_out, a_in, eps);
+      out_delta.noalias() = a_out * delta;  // r_b = (A_out Δ)_b · a_in,b − ε_b, one GEMM
+      resid = out_delta.cwiseProduct(a_in).rowwise().sum() - eps;
+      x.noalias() = resid.asDiagonal() * a_out;  // G = (1/B) xᵀ a_in, rank ≤ B
+      if (o.method == BilinearMethod::sgd) {
+        update.noalias() = x.transpose() * a_in;
+        delta -= sgd_scale * update;
+      } else {
+        const MsignResult res = msign->compute(x, a_in, update);
+        if (res.status == MsignStatus::zero_input) continue;
+        if (!res.ok()) {
+          alive = false;
+          break;
+        }
+        delta -= o.lr * update;
+      }
+    }
+    if (alive && !delta.allFinite()) alive = false;
+    if (!alive) {
+      risk[i] = std::numeric_limits<double>::infinity();
+      if (rho) {
+        std::fill(rho + i * n_modes, rho + (i + 1) * n_modes,
+                  std::numeric_limits<double>::infinity());
+      }
+      continue;
+    }
+    risk[i] = bilinear_risk(p, delta);
+    if (rho) {
+      Eigen::Map<Eigen::MatrixXd>(rho + i * n_modes, p.n_out, p.n_in) = delta.cwiseAbs2();
+    }
+  }
+  return alive;
+}
+
+}  // namespace
+
+BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const BilinearSimulateOptions& o) {
+  validate(o);
+  const std::size_t n_rec = o.record_steps.size();
+  const std::size_t n_modes = o.keep_rho ? static_cast<std::size_t>(p.n_out * p.n_in) : 0;
+  const std::int64_t R = o.replicas;
+  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+
+  // Replicas run in chunks whose per-replica records fit ~2^24 doubles; each chunk is reduced
+  // in replica order, so the sums do not depend on the thread count.
+  const std::size_t per_replica = n_rec * (1 + n_modes);
+  const std::int64_t chunk =
+      std::clamp<std::int64_t>(static_cast<std::int64_t>((std::size_t{1} << 24) / per_replica),
+                               std::min<std::int64_t>(R, threads), R);
+  std::vector<double> risk_buf(static_cast<std::size_t>(chunk) * n_rec);
+  std::vector<double> rho_buf(static_cast<std::size_t>(chunk) * n_rec * n_modes);
+  std::vector<char> alive(static_cast<std::size_t>(chunk));
+  std::vector<double> risk_sum(n_rec, 0.0), risk_sq(n_rec, 0.0);
+  std::vector<double> rho_sum(n_rec * n_modes, 0.0), rho_sq(n_rec * n_modes, 0.0);
+  BilinearMcCurve curve;
+
+  const BlasThreadsGuard blas_guard(1);
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  for (std::int64_t r0 = 0; r0 < R; r0 += chunk) {
+    const std::int64_t r1 = std::min(R, r0 + chunk);
+#pragma omp parallel num_threads(threads)
+    {
+      omp_set_num_threads(1);  // keep Eigen's products single-threaded inside a replica
+#pragma omp for schedule(dynamic)
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const std::size_t slot = static_cast<std::size_t>(r - r0);
+        try {
+          alive[slot] = run_replica(p, o, r, &risk_buf[slot * n_rec],
+                                    n_modes ? rho_buf.data() + slot * n_rec * n_modes : nullptr);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+        }
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::size_t slot = static_cast<std::size_t>(r - r0);
+      if (!alive[slot]) ++curve.diverged;
+      for (std::size_t i = 0; i < n_rec; ++i) {
+        const double v = risk_buf[slot * n_rec + i];
+        risk_sum[i] += v;
+        risk_sq[i] += v * v;
+      }
+      const double* rho = rho_buf.data() + slot * n_rec * n_modes;
+      for (std::size_t j = 0; j < n_rec * n_modes; ++j) {
+        rho_sum[j] += rho[j];
+        rho_sq[j] += rho[j] * rho[j];
+      }
+    }
+  }
+
+  const double n = static_cast<double>(R);
+  const auto se = [n](double sum, double sq) {
+    const double mean = sum / n;
+    return std::sqrt(std::max(sq / n - mean * mean, 0.0) / (n - 1.0));
+  };
+  for (std::size_t i = 0; i < n_rec; ++i) {
+    curve.steps.push_back(o.record_steps[i]);
+    curve.risk.push_back(risk_sum[i] / n);
+    curve.risk_se.push_back(se(risk_sum[i], risk_sq[i]));
+    if (!n_modes) continue;
+    Eigen::MatrixXd mean(p.n_out, p.n_in), err(p.n_out, p.n_in);
+    for (std::size_t j = 0; j < n_modes; ++j) {
+      mean.data()[j] = rho_sum[i * n_modes + j] / n;
+      err.data()[j] = se(rho_sum[i * n_modes + j], rho_sq[i * n_modes + j]);
+    }
+    curve.rho.push_back(std::move(mean));
+    curve.rho_se.push_back(std::move(err));
+  }
+  return curve;
+}
+
+}  // namespace signdyn
