@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "blas.hpp"
 #include "signdyn/error.hpp"
 #include "signdyn/msign.hpp"
 #include "signdyn/rng.hpp"
@@ -46,18 +47,6 @@ void validate(const BilinearSimulateOptions& o) {
     }
   }
 }
-
-// Restores the OpenBLAS thread count on scope exit.
-class BlasThreadsGuard {
- public:
-  explicit BlasThreadsGuard(int threads) : previous_(set_blas_threads(threads)) {}
-  ~BlasThreadsGuard() { set_blas_threads(previous_); }
-  BlasThreadsGuard(const BlasThreadsGuard&) = delete;
-  BlasThreadsGuard& operator=(const BlasThreadsGuard&) = delete;
-
- private:
-  int previous_;
-};
 
 // Runs replica r and writes its risk (n_rec) and, if rho != nullptr, its ρ (n_rec × n_out·n_in)
 // at the records; returns false if it diverged (the remaining records read +inf).
@@ -134,7 +123,7 @@ BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const BilinearSimula
   std::vector<double> rho_sum(n_rec * n_modes, 0.0), rho_sq(n_rec * n_modes, 0.0);
   BilinearMcCurve curve;
 
-  const BlasThreadsGuard blas_guard(1);
+  const detail::BlasThreadsGuard blas_guard(1);
   std::exception_ptr error;
   std::mutex error_mutex;
   for (std::int64_t r0 = 0; r0 < R; r0 += chunk) {

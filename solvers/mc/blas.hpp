@@ -3,6 +3,8 @@
 
 #include <Eigen/Core>
 
+#include "signdyn/msign.hpp"  // set_blas_threads
+
 namespace signdyn::detail {
 
 /// C ← alpha·op(A)·op(B) + beta·C, op = transpose where asked, by OpenBLAS dgemm (measured
@@ -11,5 +13,17 @@ namespace signdyn::detail {
 /// alias A or B. Single-threaded inside the engine's replicas (it sets BLAS threads to 1).
 void gemm(bool trans_a, bool trans_b, double alpha, const Eigen::Ref<const Eigen::MatrixXd>& A,
           const Eigen::Ref<const Eigen::MatrixXd>& B, double beta, Eigen::Ref<Eigen::MatrixXd> C);
+
+/// Sets the OpenBLAS thread count for its lifetime and restores the previous one.
+class BlasThreadsGuard {
+ public:
+  explicit BlasThreadsGuard(int threads) : previous_(set_blas_threads(threads)) {}
+  ~BlasThreadsGuard() { set_blas_threads(previous_); }
+  BlasThreadsGuard(const BlasThreadsGuard&) = delete;
+  BlasThreadsGuard& operator=(const BlasThreadsGuard&) = delete;
+
+ private:
+  int previous_;
+};
 
 }  // namespace signdyn::detail

@@ -111,18 +111,6 @@ void validate(const Problem& p, const OptimizerSpec& spec, const SimulateOptions
   }
 }
 
-// Sets the OpenBLAS thread count for its lifetime and restores the previous one.
-class BlasThreadsGuard {
- public:
-  explicit BlasThreadsGuard(int threads) : previous_(set_blas_threads(threads)) {}
-  ~BlasThreadsGuard() { set_blas_threads(previous_); }
-  BlasThreadsGuard(const BlasThreadsGuard&) = delete;
-  BlasThreadsGuard& operator=(const BlasThreadsGuard&) = delete;
-
- private:
-  int previous_;
-};
-
 // How one replica ended.
 struct ReplicaEnd {
   std::int64_t records_done = 0;    // records stored (a prefix of the record steps)
