@@ -597,6 +597,15 @@ void check_consistency(const Settings& s, const std::string& covariance_path, Is
     }
   }
 
+  if (ok({"optimizer.name", "optimizer.momentum"}) && s.get<double>("optimizer.momentum") != 0.0) {
+    const auto& names = s.get<std::vector<std::string>>("optimizer.name");
+    if (std::find(names.begin(), names.end(), "muon") == names.end())
+      issues.add("optimizer.momentum",
+                 "optimizer.momentum = " + format_real(s.get<double>("optimizer.momentum")) +
+                     ": momentum is Muon's, and optimizer.name has no \"muon\"; remove it "
+                     "(--set optimizer.momentum=0) or add muon to optimizer.name",
+                 place);
+  }
   if (ok({"optimizer.nesterov", "optimizer.momentum"}) && s.get<bool>("optimizer.nesterov") &&
       s.get<double>("optimizer.momentum") == 0.0)
     issues.add("optimizer.nesterov",
@@ -696,8 +705,10 @@ Experiment build_experiment(const Settings& s, const std::string& covariance_pat
     o.lr = *lr_of(lr, name);
     o.batch = s.get<std::int64_t>("optimizer.batch");
     o.schedule = schedule;
-    o.momentum = s.get<double>("optimizer.momentum");
-    o.nesterov = s.get<bool>("optimizer.nesterov");
+    // Momentum is Muon's (theory.md §1): the other optimizers run without it.
+    const bool muon = o.kind == OptimizerKind::muon;
+    o.momentum = muon ? s.get<double>("optimizer.momentum") : 0.0;
+    o.nesterov = muon && s.get<bool>("optimizer.nesterov");
     o.ns_steps = static_cast<int>(s.get<std::int64_t>("optimizer.ns_steps"));
     e.optimizers.push_back(o);
   }

@@ -197,11 +197,14 @@ TEST(ConfigParse, EveryKeyMapsToItsField) {
   ASSERT_EQ(e.optimizers.size(), 2u);
   EXPECT_EQ(e.optimizers[0].kind, OptimizerKind::muon);
   EXPECT_EQ(e.optimizers[1].kind, OptimizerKind::signsvd);
+  // Momentum and Nesterov are Muon's; the other optimizers get none.
+  EXPECT_EQ(e.optimizers[0].momentum, 0.9);
+  EXPECT_TRUE(e.optimizers[0].nesterov);
+  EXPECT_EQ(e.optimizers[1].momentum, 0.0);
+  EXPECT_FALSE(e.optimizers[1].nesterov);
   for (const OptimizerSpec& o : e.optimizers) {
     EXPECT_EQ(o.lr, 0.02);
     EXPECT_EQ(o.batch, 64);
-    EXPECT_EQ(o.momentum, 0.9);
-    EXPECT_TRUE(o.nesterov);
     EXPECT_EQ(o.ns_steps, 7);
     EXPECT_EQ(o.schedule.kind, ScheduleKind::power);
     EXPECT_EQ(o.schedule.k0, 50.0);

@@ -203,7 +203,21 @@ TEST(ConfigErrors, NesterovNeedsMomentum) {
   expect_single_problem({"[optimizer]\nnesterov = true\n", "optimizer.nesterov",
                          "optimizer.nesterov = true: needs optimizer.momentum > 0 (it is 0); set "
                          "a momentum or --set optimizer.nesterov=false"});
-  EXPECT_NO_THROW(parse_config("[optimizer]\nnesterov = true\nmomentum = 0.9\n", "n.toml"));
+  EXPECT_NO_THROW(
+      parse_config("[optimizer]\nname = \"muon\"\nnesterov = true\nmomentum = 0.9\n", "n.toml"));
+}
+
+// Momentum is Muon's: with no muon in optimizer.name it would be silently ignored, so it is an
+// error naming the key; with muon in the list the others simply run without it.
+TEST(ConfigErrors, MomentumNeedsMuon) {
+  expect_single_problem({"[optimizer]\nname = \"sgd\"\nmomentum = 0.9\n", "optimizer.momentum",
+                         "optimizer.momentum = 0.9: momentum is Muon's, and optimizer.name has no "
+                         "\"muon\"; remove it (--set optimizer.momentum=0) or add muon to "
+                         "optimizer.name"});
+  const Experiment e =
+      parse_config("[optimizer]\nname = [\"sgd\", \"muon\"]\nmomentum = 0.9\n", "m.toml");
+  EXPECT_EQ(e.optimizers.at(0).momentum, 0.0);
+  EXPECT_EQ(e.optimizers.at(1).momentum, 0.9);
 }
 
 // Unknown keys are errors with the closest known keys, matched on the whole dotted name

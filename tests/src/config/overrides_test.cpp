@@ -15,10 +15,11 @@ Experiment with(const std::vector<std::string>& overrides, const std::string& te
 
 // Numbers, booleans and strings (quoted or not) are read as the key's type.
 TEST(ConfigOverrides, ScalarsReadWithDeclaredType) {
-  const Experiment e = with(
-      {"problem.d=512", " problem.m = 64 ", "problem.sigma=1e-3", "run.steps=1_000",
-       "problem.basis.kind=generic", "problem.covariance.kind=\"isotropic\"", "theory.solver='ode'",
-       "optimizer.momentum=0.5", "optimizer.nesterov=true", "problem.covariance.alpha=1"});
+  const Experiment e =
+      with({"problem.d=512", " problem.m = 64 ", "problem.sigma=1e-3", "run.steps=1_000",
+            "problem.basis.kind=generic", "problem.covariance.kind=\"isotropic\"",
+            "theory.solver='ode'", "optimizer.name=muon", "optimizer.momentum=0.5",
+            "optimizer.nesterov=true", "problem.covariance.alpha=1"});
   EXPECT_EQ(e.problem.d, 512);
   EXPECT_EQ(e.problem.m, 64);
   EXPECT_EQ(e.problem.sigma, 1e-3);
