@@ -6,6 +6,7 @@
 #include <string>
 
 #include "muon_de.hpp"
+#include "refreshed_factors.hpp"
 #include "signdyn/error.hpp"
 #include "signsvd_de.hpp"
 
@@ -15,41 +16,27 @@ namespace {
 class MuonModel final : public StepModel {
  public:
   MuonModel(const Problem& problem, const OptimizerSpec& optimizer, double refresh_tol)
-      : lambda_(problem.lambda.array()),
-        sigma2_(problem.sigma * problem.sigma),
-        refresh_tol_(refresh_tol),
-        signsvd_(lambda_, static_cast<double>(optimizer.batch), static_cast<double>(problem.m),
-                 problem.sigma),
-        muon_(lambda_, static_cast<double>(optimizer.batch), static_cast<double>(problem.m),
-              problem.sigma, MuonPolynomial{3.4445, -4.7750, 2.0315, optimizer.ns_steps}) {}
+      : signsvd_(problem.lambda.array(), static_cast<double>(optimizer.batch),
+                 static_cast<double>(problem.m), problem.sigma),
+        muon_(problem.lambda.array(), static_cast<double>(optimizer.batch),
+              static_cast<double>(problem.m), problem.sigma,
+              MuonPolynomial{3.4445, -4.7750, 2.0315, optimizer.ns_steps}),
+        factors_(problem.lambda.array(), problem.sigma * problem.sigma, refresh_tol) {}
 
   void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
                 Eigen::ArrayXd& noise) override {
     signsvd_.evaluate(rho, drift, noise);
-    const double excess = 0.5 * (lambda_ * rho).sum(), risk = excess + 0.5 * sigma2_;
-    const bool stale = drift_factor_.size() == 0 ||
-                       std::abs(std::log(risk / risk_ref_)) > refresh_tol_ ||
-                       std::abs(std::log(excess / excess_ref_)) > refresh_tol_;
-    if (stale) {
-      Eigen::ArrayXd a_mu, n_mu;
-      muon_.evaluate(rho, a_mu, n_mu);
-      // A_j and N_j are > 0 for every mode with λ_j, ρ_j > 0; guard exact zeros.
-      drift_factor_ = (drift > 0.0).select(a_mu / drift, 1.0);
-      noise_factor_ = (noise > 0.0).select(n_mu / noise, 1.0);
-      risk_ref_ = risk;
-      excess_ref_ = excess;
-    }
-    drift *= drift_factor_;
-    noise *= noise_factor_;
+    // A_j and N_j are > 0 for every mode with λ_j, ρ_j > 0; exact zeros keep factor 1.
+    factors_.apply(rho, drift, noise,
+                   [this](const Eigen::ArrayXd& r, Eigen::ArrayXd& a, Eigen::ArrayXd& n) {
+                     muon_.evaluate(r, a, n);
+                   });
   }
 
  private:
-  Eigen::ArrayXd lambda_;
-  double sigma2_, refresh_tol_;
   SignsvdDeSolver signsvd_;
   MuonDeSolver muon_;
-  Eigen::ArrayXd drift_factor_, noise_factor_;
-  double risk_ref_ = 0.0, excess_ref_ = 0.0;
+  RefreshedFactors factors_;
 };
 
 }  // namespace

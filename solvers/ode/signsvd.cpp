@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "refreshed_factors.hpp"
 #include "signdyn/error.hpp"
 #include "signsvd_batch_one.hpp"
 #include "signsvd_coefficients.hpp"
@@ -65,36 +66,23 @@ class SignsvdDeModel final : public StepModel {
 class SignsvdBatchOneModel final : public StepModel {
  public:
   SignsvdBatchOneModel(const Problem& problem, double refresh_tol)
-      : lambda_(problem.lambda.array()),
-        sigma2_(problem.sigma * problem.sigma),
-        refresh_tol_(refresh_tol),
-        de_(lambda_, 1.0, static_cast<double>(problem.m), problem.sigma),
-        exact_(lambda_, static_cast<double>(problem.m), problem.sigma, 0.5) {}
+      : de_(problem.lambda.array(), 1.0, static_cast<double>(problem.m), problem.sigma),
+        exact_(problem.lambda.array(), static_cast<double>(problem.m), problem.sigma, 0.5),
+        factors_(problem.lambda.array(), problem.sigma * problem.sigma, refresh_tol) {}
 
   void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
                 Eigen::ArrayXd& noise) override {
     de_.evaluate(rho, drift, noise);
-    const double excess = 0.5 * (lambda_ * rho).sum(), risk = excess + 0.5 * sigma2_;
-    if (drift_factor_.size() == 0 || std::abs(std::log(risk / risk_ref_)) > refresh_tol_ ||
-        std::abs(std::log(excess / excess_ref_)) > refresh_tol_) {
-      Eigen::ArrayXd a, n;
-      exact_.evaluate(rho, a, n);
-      drift_factor_ = (drift > 0.0).select(a / drift, 1.0);
-      noise_factor_ = (noise > 0.0).select(n / noise, 1.0);
-      risk_ref_ = risk;
-      excess_ref_ = excess;
-    }
-    drift *= drift_factor_;
-    noise *= noise_factor_;
+    factors_.apply(rho, drift, noise,
+                   [this](const Eigen::ArrayXd& r, Eigen::ArrayXd& a, Eigen::ArrayXd& n) {
+                     exact_.evaluate(r, a, n);
+                   });
   }
 
  private:
-  Eigen::ArrayXd lambda_;
-  double sigma2_, refresh_tol_;
   SignsvdDeSolver de_;
   SignsvdBatchOneSolver exact_;
-  Eigen::ArrayXd drift_factor_, noise_factor_;
-  double risk_ref_ = 0.0, excess_ref_ = 0.0;
+  RefreshedFactors factors_;
 };
 
 void check_inputs(const Problem& problem, const OptimizerSpec& optimizer) {
