@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "cli_runner.hpp"
 #include "signdyn/config.hpp"
 #include "signdyn/dynamics.hpp"
 
@@ -12,18 +13,6 @@ namespace signdyn::cli {
 namespace {
 
 using signdyn::OptimizerKind;
-
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result run(std::vector<std::string> args) {
-  args.insert(args.begin(), "signdyn");
-  std::ostringstream out, err;
-  const int code = run_app(args, out, err);
-  return {code, out.str(), err.str()};
-}
 
 std::string temp_path(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / "signdyn_cli_test";

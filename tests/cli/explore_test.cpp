@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "cli_runner.hpp"
 #include "explore.hpp"
 #include "explore_cli.hpp"
 #include "signdyn/error.hpp"
@@ -21,24 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result run(std::vector<std::string> args) {
-  args.insert(args.begin(), "signdyn");
-  std::ostringstream out, err;
-  const int code = run_app(args, out, err);
-  return {code, out.str(), err.str()};
-}
-
 std::string fresh_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::temp_directory_path() / "signdyn_explore_test" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
+  return fresh_test_dir("signdyn_explore_test");
 }
 
 // --- lr search on analytic functions ---------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "cli_runner.hpp"
 #include "commands.hpp"
 #include "signdyn/dynamics.hpp"
 #include "signdyn/error.hpp"
@@ -17,25 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result run(std::vector<std::string> args) {
-  args.insert(args.begin(), "signdyn");
-  std::ostringstream out, err;
-  const int code = run_app(args, out, err);
-  return {code, out.str(), err.str()};
-}
-
-// A fresh directory per test, so that tests running in parallel never share files.
 std::string fresh_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::temp_directory_path() / "signdyn_sweep_test" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
+  return fresh_test_dir("signdyn_sweep_test");
 }
 
 // Tiny SGD problem whose theory (exact map) takes microseconds.
