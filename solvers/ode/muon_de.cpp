@@ -230,7 +230,8 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
         // below the bulk; the mass left there is added below at φ's small-s average.
         // With the exact total mass known (m ≥ min(B, d)), whatever is left below x is added
         // after the loop, so the hard edge may stop the continuation anywhere below 1e-2 tr W
-        // (measured: B = d = m = 256 stops near x = 8e-6, about 1.3e-3 tr W late in the run).
+        // (measured: at B = d = m = 256 the continuation stops near x = 8e-6; a 1e-3 tr W
+        // threshold still failed that run, 1e-2 tr W lets it complete).
         const bool rest_known = exact_mass_.size() == d && x <= 1e-2 * trace_w;
         if (k <= k_top && (mass >= 0.99 * rank || x <= 1e-6 * trace_w || rest_known)) {
           warm_.erase(k);
