@@ -236,7 +236,10 @@ BilinearSignsvdCurve bilinear_signsvd_map(const BilinearProblem& p, double lr, E
         excess_ref = excess;
         last = step;
       }
-      rho = (rho.array() * (1.0 - 2.0 * lr * mom.rate.array()) + lr * lr * mom.noise.array())
+      // Between evaluations the drift follows the noise-dominated scaling rate ∝ (2R)^(−1/2).
+      const double scale = std::sqrt(risk_ref / risk);
+      rho = (rho.array() * (1.0 - 2.0 * lr * scale * mom.rate.array()) +
+             lr * lr * mom.noise.array())
                 .cwiseMax(0.0)
                 .matrix();
     }
