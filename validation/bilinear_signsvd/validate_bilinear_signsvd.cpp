@@ -7,8 +7,8 @@
 // ρ(0), and prints one markdown row: max and mean over the records k ≥ 1 of
 // |R_theory/R_mc − 1|, max |z| of the risk, the number of moment evaluations, and the times.
 // Curves go to <out>/<name>.csv (t, R_mc, se, R_theory); the Monte Carlo result is cached in
-// <out>/<name>.mc (keyed by the case line) so that re-running after a theory change costs only
-// the theory.
+// <out>/<name>.mc (keyed by the case line less the samples field) so that re-running after a theory
+// change costs only the theory.
 //
 // With the argument `drift`, prints instead the small-signal drift exponents (ρ = 10⁻⁸ b_k²c_l²,
 // so the gradient is noise-dominated): the slope of ln rate_{1l} (and of ln of the column mean
@@ -16,6 +16,7 @@
 //
 // Usage: validate_bilinear_signsvd CASES_FILE OUT_DIR [threads] [drift]
 #include <Eigen/Core>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -75,10 +76,17 @@ BilinearProblem problem(const Case& c) {
   return make_bilinear_problem(s);
 }
 
+// The Monte Carlo cache key: the case line without its last field (the theory's samples).
+std::string mc_key(const Case& c) {
+  std::string key = c.line;
+  while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+  return key.substr(0, key.find_last_of(" \t"));
+}
+
 bool load_mc(const std::string& path, const Case& c, McResult& mc) {
   std::ifstream in(path);
   std::string key;
-  if (!in || !std::getline(in, key) || key != c.line) return false;
+  if (!in || !std::getline(in, key) || key != mc_key(c)) return false;
   std::size_t n_rec = 0;
   in >> mc.seconds >> n_rec;
   mc.steps.resize(n_rec);
@@ -94,7 +102,7 @@ bool load_mc(const std::string& path, const Case& c, McResult& mc) {
 void save_mc(const std::string& path, const Case& c, const McResult& mc) {
   std::ofstream out(path);
   out.precision(17);
-  out << c.line << '\n' << mc.seconds << ' ' << mc.steps.size() << '\n';
+  out << mc_key(c) << '\n' << mc.seconds << ' ' << mc.steps.size() << '\n';
   for (std::size_t i = 0; i < mc.steps.size(); ++i)
     out << mc.steps[i] << ' ' << mc.risk[i] << ' ' << mc.se[i] << '\n';
   for (Eigen::Index j = 0; j < c.n; ++j)
