@@ -9,6 +9,7 @@
 #include "app.hpp"
 #include "cli_runner.hpp"
 #include "signdyn/compare.hpp"
+#include "signdyn/explore_io.hpp"
 #include "signdyn/io.hpp"
 
 namespace signdyn::cli {
@@ -110,6 +111,22 @@ TEST(CliBilinear, SimulateAllOptimizersAndCompareNotesTheRest) {
   EXPECT_NE(c.err.find("no deterministic dynamics for signsvd yet; not compared"),
             std::string::npos)
       << c.err;
+}
+
+// `sweep` runs the bilinear family point by point; each point keeps its family and mode pairs.
+TEST(CliBilinear, SweepKeepsFamilyAndModePairs) {
+  const std::string out = fresh_test_dir("cli_bilinear") + "/sweep.h5";
+  const Result r =
+      run(tiny_bilinear({"sweep", "--quiet", "--grid", "optimizer.batch=1,4", "--out", out}));
+  ASSERT_EQ(r.code, kOk) << r.err;
+  const SweepFile file = read_sweep_file(out);
+  ASSERT_EQ(file.points.size(), 2u);
+  for (const SweepFile::Point& p : file.points) {
+    EXPECT_EQ(p.meta.family, "bilinear");
+    ASSERT_EQ(p.runs.size(), 2u);
+    for (const Trajectory& tr : p.runs) EXPECT_EQ(tr.mode_pairs.rows(), 4) << run_group_name(tr);
+  }
+  EXPECT_EQ(file.points[1].runs[0].batch, 4);
 }
 
 // Bad bilinear input exits 2 naming the key, before anything is written.
