@@ -129,6 +129,27 @@ TEST(CliBilinear, SweepKeepsFamilyAndModePairs) {
   EXPECT_EQ(file.points[1].runs[0].batch, 4);
 }
 
+// A Monte Carlo run that blows up (η = 4, B = 1) ends `diverged`, keeps the finite records and
+// says why; the file is still written.
+TEST(CliBilinear, DivergedMonteCarloKeepsFiniteRecords) {
+  const std::string out = fresh_test_dir("cli_bilinear") + "/diverged.h5";
+  std::vector<std::string> args = tiny_bilinear({"simulate", "--out", out});
+  for (const char* a : {"--set", "optimizer.lr=4", "--set", "optimizer.batch=1", "--set",
+                        "run.steps=2000", "--set", "run.records=10", "--set", "run.replicas=8"})
+    args.emplace_back(a);
+  const Result r = run(args);
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_NE(r.err.find("warning: sgd mc diverged"), std::string::npos) << r.err;
+  const ResultFile file = read_result(out);
+  const Trajectory& tr = run_named(file, "sgd_mc");
+  EXPECT_EQ(tr.status, RunStatus::diverged);
+  EXPECT_NE(tr.message.find("replicas diverged"), std::string::npos) << tr.message;
+  ASSERT_GE(tr.t.size(), 2);
+  EXPECT_LT(tr.t(tr.t.size() - 1), 2000.0);
+  EXPECT_TRUE(tr.risk.allFinite());
+  EXPECT_EQ(tr.rho.rows(), tr.t.size());
+}
+
 // Bad bilinear input exits 2 naming the key, before anything is written.
 TEST(CliBilinear, BadInputExitsTwoNamingTheKey) {
   const std::string path = fresh_test_dir("cli_bilinear") + "/bad.h5";
