@@ -1,4 +1,4 @@
-// Monte Carlo of SGD and SignSVD on the bilinear problem (signdyn/bilinear_simulate.hpp).
+// Monte Carlo of the four optimizers on the bilinear problem (signdyn/bilinear_simulate.hpp).
 #include "signdyn/bilinear_simulate.hpp"
 
 #include <omp.h>
@@ -8,7 +8,6 @@
 #include <exception>
 #include <limits>
 #include <mutex>
-#include <optional>
 #include <sstream>
 #include <string>
 
@@ -16,20 +15,21 @@
 #include "signdyn/error.hpp"
 #include "signdyn/msign.hpp"
 #include "signdyn/rng.hpp"
+#include "update_rules.hpp"
 
 namespace signdyn {
 
 namespace {
 
 // Throws ConfigError naming the field for options no run can use.
-void validate(const BilinearSimulateOptions& o) {
-  if (!std::isfinite(o.lr) || o.lr <= 0.0) {
+void validate(const OptimizerSpec& spec, const BilinearSimulateOptions& o) {
+  if (!std::isfinite(spec.lr) || spec.lr <= 0.0) {
     std::ostringstream s;
-    s << "optimizer.lr = " << o.lr << ": the learning rate must be finite and > 0";
+    s << "optimizer.lr = " << spec.lr << ": the learning rate must be finite and > 0";
     throw ConfigError("optimizer.lr", s.str());
   }
-  if (o.batch < 1) {
-    throw ConfigError("optimizer.batch", "optimizer.batch = " + std::to_string(o.batch) +
+  if (spec.batch < 1) {
+    throw ConfigError("optimizer.batch", "optimizer.batch = " + std::to_string(spec.batch) +
                                              ": the batch size must be an integer >= 1");
   }
   if (o.replicas < 2) {
@@ -48,18 +48,18 @@ void validate(const BilinearSimulateOptions& o) {
   }
 }
 
-// Runs replica r and writes its risk (n_rec) and, if rho != nullptr, its ρ (n_rec × n_out·n_in)
-// at the records; returns false if it diverged (the remaining records read +inf).
-bool run_replica(const BilinearProblem& p, const BilinearSimulateOptions& o, std::int64_t r,
-                 double* risk, double* rho) {
-  const Eigen::Index B = o.batch;
+// Runs replica r with update rule `Rule` and writes its risk (n_rec) and, if rho != nullptr,
+// its ρ (n_rec × n_out·n_in) at the records; returns false if it diverged (the remaining
+// records read +inf).
+template <class Rule>
+bool run_replica(const BilinearProblem& p, const OptimizerSpec& spec,
+                 const BilinearSimulateOptions& o, std::int64_t r, double* risk, double* rho) {
+  const Eigen::Index B = spec.batch;
   Rng rng(o.seed, static_cast<std::uint64_t>(r));
   Eigen::MatrixXd delta(p.n_out, p.n_in), a_out(B, p.n_out), a_in(B, p.n_in), x(B, p.n_out);
-  Eigen::MatrixXd update(p.n_out, p.n_in), out_delta(B, p.n_in);
+  Eigen::MatrixXd out_delta(B, p.n_in);
   Eigen::VectorXd eps(B), resid(B);
-  std::optional<MsignFactored> msign;
-  if (o.method == BilinearMethod::signsvd) msign.emplace(p.n_out, p.n_in, B);
-  const double sgd_scale = o.lr / static_cast<double>(B);
+  Rule rule(p.n_out, p.n_in, spec);
   const Eigen::Index n_modes = p.n_out * p.n_in;
 
   sample_bilinear_initial_residual(p, rng, delta);
@@ -71,17 +71,10 @@ bool run_replica(const BilinearProblem& p, const BilinearSimulateOptions& o, std
       out_delta.noalias() = a_out * delta;  // r_b = (A_out Δ)_b · a_in,b − ε_b, one GEMM
       resid = out_delta.cwiseProduct(a_in).rowwise().sum() - eps;
       x.noalias() = resid.asDiagonal() * a_out;  // G = (1/B) xᵀ a_in, rank ≤ B
-      if (o.method == BilinearMethod::sgd) {
-        update.noalias() = x.transpose() * a_in;
-        delta -= sgd_scale * update;
-      } else {
-        const MsignResult res = msign->compute(x, a_in, update);
-        if (res.status == MsignStatus::zero_input) continue;
-        if (!res.ok()) {
-          alive = false;
-          break;
-        }
-        delta -= o.lr * update;
+      // The rules' G = (1/B) Xᵀ R with X = diag(r) A_out (B×n_out) and R = A_in (B×n_in).
+      if (!x.allFinite() ||
+          !rule.step(spec.schedule.lr_at(spec.lr, static_cast<double>(step)), x, a_in, delta)) {
+        alive = false;
       }
     }
     if (alive && !delta.allFinite()) alive = false;
@@ -101,21 +94,42 @@ bool run_replica(const BilinearProblem& p, const BilinearSimulateOptions& o, std
   return alive;
 }
 
+// The replica runner for the optimizer's update rule.
+using ReplicaFn = bool (*)(const BilinearProblem&, const OptimizerSpec&,
+                           const BilinearSimulateOptions&, std::int64_t, double*, double*);
+ReplicaFn replica_runner(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::sgd:
+      return &run_replica<detail::SgdRule>;
+    case OptimizerKind::signsgd:
+      return &run_replica<detail::SignSgdRule>;
+    case OptimizerKind::signsvd:
+      return &run_replica<detail::SignSvdRule>;
+    case OptimizerKind::muon:
+      return &run_replica<detail::MuonRule>;
+  }
+  throw Error("simulate_bilinear: unknown optimizer kind");
+}
+
 }  // namespace
 
-BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const BilinearSimulateOptions& o) {
-  validate(o);
+BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const OptimizerSpec& spec,
+                                  const BilinearSimulateOptions& o) {
+  validate(spec, o);
+  const ReplicaFn run_replica_fn = replica_runner(spec.kind);
   const std::size_t n_rec = o.record_steps.size();
   const std::size_t n_modes = o.keep_rho ? static_cast<std::size_t>(p.n_out * p.n_in) : 0;
   const std::int64_t R = o.replicas;
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
 
-  // Replicas run in chunks whose per-replica records fit ~2^24 doubles; each chunk is reduced
-  // in replica order, so the sums do not depend on the thread count.
+  // Replicas run in chunks whose per-replica records fit ~2^24 doubles (and at most about a
+  // tenth of the replicas, so progress is reported); each chunk is reduced in replica order,
+  // so the sums do not depend on the thread count.
   const std::size_t per_replica = n_rec * (1 + n_modes);
-  const std::int64_t chunk =
-      std::clamp<std::int64_t>(static_cast<std::int64_t>((std::size_t{1} << 24) / per_replica),
-                               std::min<std::int64_t>(R, threads), R);
+  const std::int64_t by_memory = static_cast<std::int64_t>((std::size_t{1} << 24) / per_replica);
+  const std::int64_t by_progress = std::max<std::int64_t>((R + 9) / 10, threads);
+  const std::int64_t chunk = std::clamp<std::int64_t>(std::min(by_memory, by_progress),
+                                                      std::min<std::int64_t>(R, threads), R);
   std::vector<double> risk_buf(static_cast<std::size_t>(chunk) * n_rec);
   std::vector<double> rho_buf(static_cast<std::size_t>(chunk) * n_rec * n_modes);
   std::vector<char> alive(static_cast<std::size_t>(chunk));
@@ -135,8 +149,8 @@ BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const BilinearSimula
       for (std::int64_t r = r0; r < r1; ++r) {
         const std::size_t slot = static_cast<std::size_t>(r - r0);
         try {
-          alive[slot] = run_replica(p, o, r, &risk_buf[slot * n_rec],
-                                    n_modes ? rho_buf.data() + slot * n_rec * n_modes : nullptr);
+          alive[slot] = run_replica_fn(p, spec, o, r, &risk_buf[slot * n_rec],
+                                       n_modes ? rho_buf.data() + slot * n_rec * n_modes : nullptr);
         } catch (...) {
           const std::lock_guard<std::mutex> lock(error_mutex);
           if (!error) error = std::current_exception();
@@ -158,6 +172,7 @@ BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const BilinearSimula
         rho_sq[j] += rho[j] * rho[j];
       }
     }
+    if (o.progress) o.progress(static_cast<double>(r1) / static_cast<double>(R));
   }
 
   const double n = static_cast<double>(R);

@@ -5,7 +5,8 @@
 //
 //   | expression                          | meaning                                             |
 //   |-------------------------------------|-----------------------------------------------------|
-//   | Rule(problem, spec)                 | sizes its state and workspace once (per replica)    |
+//   | Rule(d, m, spec)                    | sizes its state and workspace once (per replica)    |
+//   | Rule(problem, spec)                 | the same with d = problem.d, m = problem.m          |
 //   | rule.step(lr, X, resid, delta)      | Δ ← Δ − lr·U(G), G = (1/B) Xᵀ resid, X is B×d,     |
 //   |                                     | resid = XΔ − E is B×m, Δ is d×m, all in the frame   |
 //   |                                     | the engine runs in; returns false if the update is  |
@@ -35,8 +36,10 @@ class SgdRule {
  public:
   static constexpr bool rotation_equivariant = true;
 
-  SgdRule(const Problem& problem, const OptimizerSpec& spec)
+  SgdRule(Eigen::Index /*d*/, Eigen::Index /*m*/, const OptimizerSpec& spec)
       : inv_batch_(1.0 / static_cast<double>(spec.batch)) {}
+  SgdRule(const Problem& problem, const OptimizerSpec& spec)
+      : SgdRule(problem.d, problem.m, spec) {}
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
@@ -59,7 +62,9 @@ class SignSgdRule {
  public:
   static constexpr bool rotation_equivariant = false;
 
-  SignSgdRule(const Problem& problem, const OptimizerSpec& spec) : G_(problem.d, problem.m) {}
+  SignSgdRule(Eigen::Index d, Eigen::Index m, const OptimizerSpec& /*spec*/) : G_(d, m) {}
+  SignSgdRule(const Problem& problem, const OptimizerSpec& spec)
+      : SignSgdRule(problem.d, problem.m, spec) {}
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
@@ -79,8 +84,10 @@ class SignSvdRule {
  public:
   static constexpr bool rotation_equivariant = true;
 
+  SignSvdRule(Eigen::Index d, Eigen::Index m, const OptimizerSpec& spec)
+      : msign_(d, m, spec.batch), Q_(d, m) {}
   SignSvdRule(const Problem& problem, const OptimizerSpec& spec)
-      : msign_(problem.d, problem.m, spec.batch), Q_(problem.d, problem.m) {}
+      : SignSvdRule(problem.d, problem.m, spec) {}
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {
@@ -111,21 +118,23 @@ class MuonRule {
  public:
   static constexpr bool rotation_equivariant = true;
 
-  MuonRule(const Problem& problem, const OptimizerSpec& spec)
+  MuonRule(Eigen::Index d, Eigen::Index m, const OptimizerSpec& spec)
       : inv_batch_(1.0 / static_cast<double>(spec.batch)),
         momentum_(spec.momentum),
         nesterov_(spec.nesterov),
-        Q_(problem.d, problem.m) {
+        Q_(d, m) {
     const NewtonSchulzOptions options{spec.ns_steps};
     if (momentum_ == 0.0) {
-      factored_.emplace(problem.d, problem.m, spec.batch, options);
+      factored_.emplace(d, m, spec.batch, options);
     } else {
-      newton_schulz_.emplace(problem.d, problem.m, options);
-      G_.resize(problem.d, problem.m);
-      V_ = Eigen::MatrixXd::Zero(problem.d, problem.m);
-      if (nesterov_) D_.resize(problem.d, problem.m);
+      newton_schulz_.emplace(d, m, options);
+      G_.resize(d, m);
+      V_ = Eigen::MatrixXd::Zero(d, m);
+      if (nesterov_) D_.resize(d, m);
     }
   }
+  MuonRule(const Problem& problem, const OptimizerSpec& spec)
+      : MuonRule(problem.d, problem.m, spec) {}
 
   bool step(double lr, const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& resid, Eigen::Ref<Eigen::MatrixXd> delta) {

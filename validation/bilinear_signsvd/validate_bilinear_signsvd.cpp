@@ -110,17 +110,18 @@ void save_mc(const std::string& path, const Case& c, const McResult& mc) {
 }
 
 McResult run_mc(const BilinearProblem& p, const Case& c, int threads) {
+  OptimizerSpec opt;
+  opt.kind = OptimizerKind::signsvd;
+  opt.lr = c.lr;
+  opt.batch = c.batch;
   BilinearSimulateOptions o;
-  o.method = BilinearMethod::signsvd;
-  o.lr = c.lr;
-  o.batch = c.batch;
   o.replicas = c.replicas;
   o.seed = 2026;
   o.record_steps = records(c.steps);
   o.keep_rho = true;
   o.threads = threads;
   const auto t0 = std::chrono::steady_clock::now();
-  BilinearMcCurve curve = simulate_bilinear(p, o);
+  BilinearMcCurve curve = simulate_bilinear(p, opt, o);
   McResult mc;
   mc.seconds = seconds_since(t0);
   if (curve.diverged > 0) throw Error(c.name + ": Monte Carlo replicas diverged");

@@ -1,6 +1,6 @@
-// Tests of the bilinear Monte Carlo (signdyn/bilinear_simulate.hpp): two steps against a hand
-// computation with the dense gradient, thread-count independence, and SGD against the exact
-// expected map of docs/theory/bilinear.md within 4 SE.
+// Tests of the bilinear Monte Carlo (signdyn/bilinear_simulate.hpp): two steps of each optimizer
+// against a hand computation with the dense gradient, thread-count independence, and SGD against
+// the exact expected map of docs/theory/bilinear.md within 4 SE.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,49 +28,74 @@ BilinearProblem test_problem(Eigen::Index n_out, Eigen::Index n_in) {
   return make_bilinear_problem(s);
 }
 
+OptimizerSpec spec_of(OptimizerKind kind, double lr, Eigen::Index batch) {
+  OptimizerSpec s;
+  s.kind = kind;
+  s.lr = lr;
+  s.batch = batch;
+  return s;
+}
+
 // Risk after two steps of one replica, recomputed by hand from its draws with the dense
-// gradient G = (1/B) A_outᵀ diag(r) A_in (SGD) and its exact polar factor by SVD (SignSVD).
-double hand_two_steps(const BilinearProblem& p, BilinearMethod method, double lr,
-                      Eigen::Index batch, std::uint64_t seed, std::uint64_t replica) {
+// gradient G = (1/B) A_outᵀ diag(r) A_in: SGD, its entrywise sign (SignSGD), its exact polar
+// factor by SVD (SignSVD), Muon's quintic NS_5(G/‖G‖_F) on the dense G; the second step uses
+// the power schedule's η_1 = η_0 (1 + 1/k0)^(−γ).
+double hand_two_steps(const BilinearProblem& p, const OptimizerSpec& spec, std::uint64_t seed,
+                      std::uint64_t replica) {
+  const OptimizerKind method = spec.kind;
+  const Eigen::Index batch = spec.batch;
   Rng rng(seed, replica);
   Eigen::MatrixXd delta(p.n_out, p.n_in), a_out(batch, p.n_out), a_in(batch, p.n_in);
   Eigen::VectorXd eps(batch), r(batch);
   sample_bilinear_initial_residual(p, rng, delta);
   MsignSvd svd(p.n_out, p.n_in);
+  MsignNewtonSchulz newton_schulz(p.n_out, p.n_in, NewtonSchulzOptions{5});
   Eigen::MatrixXd q(p.n_out, p.n_in);
   for (int step = 0; step < 2; ++step) {
+    const double lr = spec.schedule.lr_at(spec.lr, step);
     sample_bilinear_batch(p, rng, a_out, a_in, eps);
     r = (a_out * delta * a_in.transpose()).diagonal() - eps;
     const Eigen::MatrixXd g = a_out.transpose() * r.asDiagonal() * a_in / double(batch);
-    if (method == BilinearMethod::sgd) {
-      delta -= lr * g;
-    } else {
-      EXPECT_TRUE(svd.compute(g, q).ok());
-      delta -= lr * q;
+    switch (method) {
+      case OptimizerKind::sgd:
+        delta -= lr * g;
+        break;
+      case OptimizerKind::signsgd:
+        delta -= lr * g.array().sign().matrix();
+        break;
+      case OptimizerKind::signsvd:
+        EXPECT_TRUE(svd.compute(g, q).ok());
+        delta -= lr * q;
+        break;
+      case OptimizerKind::muon:
+        EXPECT_TRUE(newton_schulz.compute(g, q).ok());
+        delta -= lr * q;
+        break;
     }
   }
   return bilinear_risk(p, delta);
 }
 
-// SGD applies Δ ← Δ − η G and SignSVD Δ ← Δ − η msign(G) to the documented draws; the rank-B
-// factors (diag(r) A_out, A_in) give the same polar factor as the SVD of the dense G.
+// Each optimizer applies its update (theory.md §1) to the documented draws, with the power
+// schedule's η_k; the rank-B factors (diag(r) A_out, A_in) give the same polar factor and the
+// same Newton–Schulz output as the dense G.
 TEST(SimulateBilinear, TwoStepsEqualTheHandComputation) {
   const BilinearProblem p = test_problem(7, 5);
-  for (const BilinearMethod method : {BilinearMethod::sgd, BilinearMethod::signsvd}) {
+  for (const OptimizerKind method :
+       {OptimizerKind::sgd, OptimizerKind::signsgd, OptimizerKind::signsvd, OptimizerKind::muon}) {
     for (const Eigen::Index batch : {1, 3, 6}) {
+      OptimizerSpec spec = spec_of(method, 0.2, batch);
+      spec.schedule.kind = ScheduleKind::power;
+      spec.schedule.k0 = 2.0;
+      spec.schedule.gamma = 1.0;  // η_1 = η_0 / 1.5
       BilinearSimulateOptions o;
-      o.method = method;
-      o.lr = 0.2;
-      o.batch = batch;
       o.replicas = 2;
       o.seed = 9;
       o.record_steps = {0, 2};
-      const BilinearMcCurve c = simulate_bilinear(p, o);
+      const BilinearMcCurve c = simulate_bilinear(p, spec, o);
       ASSERT_EQ(c.risk.size(), 2u);
-      const double expected = 0.5 * (hand_two_steps(p, method, 0.2, batch, 9, 0) +
-                                     hand_two_steps(p, method, 0.2, batch, 9, 1));
-      EXPECT_NEAR(c.risk[1], expected, 1e-12 * expected)
-          << "method " << int(method) << " batch " << batch;
+      const double expected = 0.5 * (hand_two_steps(p, spec, 9, 0) + hand_two_steps(p, spec, 9, 1));
+      EXPECT_NEAR(c.risk[1], expected, 1e-12 * expected) << to_string(method) << " batch " << batch;
       EXPECT_EQ(c.diverged, 0);
     }
   }
@@ -79,16 +104,18 @@ TEST(SimulateBilinear, TwoStepsEqualTheHandComputation) {
 // Sums are reduced in replica order: 1 and 2 threads give identical curves.
 TEST(SimulateBilinear, ResultsDoNotDependOnTheThreadCount) {
   const BilinearProblem p = test_problem(6, 6);
+  const OptimizerSpec spec = spec_of(OptimizerKind::signsvd, 0.05, 2);
   BilinearSimulateOptions o;
-  o.method = BilinearMethod::signsvd;
-  o.lr = 0.05;
-  o.batch = 2;
   o.replicas = 37;
   o.record_steps = {0, 3, 10};
   o.threads = 1;
-  const BilinearMcCurve one = simulate_bilinear(p, o);
+  const BilinearMcCurve one = simulate_bilinear(p, spec, o);
   o.threads = 2;
-  const BilinearMcCurve two = simulate_bilinear(p, o);
+  std::vector<double> fractions;
+  o.progress = [&fractions](double f) { fractions.push_back(f); };
+  const BilinearMcCurve two = simulate_bilinear(p, spec, o);
+  ASSERT_FALSE(fractions.empty());
+  EXPECT_DOUBLE_EQ(fractions.back(), 1.0);
   EXPECT_EQ(one.risk, two.risk);
   EXPECT_EQ(one.risk_se, two.risk_se);
   ASSERT_EQ(one.rho.size(), two.rho.size());
@@ -100,33 +127,31 @@ TEST(SimulateBilinear, RejectsInvalidOptions) {
   const BilinearProblem p = test_problem(3, 3);
   BilinearSimulateOptions o;
   o.record_steps = {0, 1};
-  o.lr = -1.0;
-  EXPECT_THROW(simulate_bilinear(p, o), ConfigError);
-  o.lr = 0.1;
-  o.batch = 0;
-  EXPECT_THROW(simulate_bilinear(p, o), ConfigError);
-  o.batch = 1;
+  OptimizerSpec spec = spec_of(OptimizerKind::sgd, -1.0, 1);
+  EXPECT_THROW(simulate_bilinear(p, spec, o), ConfigError);
+  spec.lr = 0.1;
+  spec.batch = 0;
+  EXPECT_THROW(simulate_bilinear(p, spec, o), ConfigError);
+  spec.batch = 1;
   o.replicas = 1;
-  EXPECT_THROW(simulate_bilinear(p, o), ConfigError);
+  EXPECT_THROW(simulate_bilinear(p, spec, o), ConfigError);
   o.replicas = 4;
   o.record_steps = {2, 2};
-  EXPECT_THROW(simulate_bilinear(p, o), ConfigError);
+  EXPECT_THROW(simulate_bilinear(p, spec, o), ConfigError);
 }
 
 // SGD Monte Carlo (n_out = n_in = 8, B = 2, 20000 replicas) equals the exact expected map in
 // E R and every E ρ_kl within 4 SE at every record (docs/theory/bilinear.md §3).
 TEST(SimulateBilinear, SgdMatchesTheExactExpectedMap) {
   const BilinearProblem p = test_problem(8, 8);
+  const OptimizerSpec spec = spec_of(OptimizerKind::sgd, 0.15, 2);
   BilinearSimulateOptions o;
-  o.method = BilinearMethod::sgd;
-  o.lr = 0.15;
-  o.batch = 2;
   o.replicas = 20000;
   o.seed = 77;
   o.record_steps = {0, 1, 2, 4, 8, 16, 32, 64, 128, 256};
-  const BilinearMcCurve mc = simulate_bilinear(p, o);
+  const BilinearMcCurve mc = simulate_bilinear(p, spec, o);
   const detail::BilinearSgdCurve exact = detail::bilinear_sgd_exact_map(
-      p, o.lr, o.batch, bilinear_initial_rho(p), o.record_steps, true);
+      p, spec.lr, spec.batch, bilinear_initial_rho(p), o.record_steps, true);
   EXPECT_EQ(mc.diverged, 0);
   for (std::size_t i = 0; i < o.record_steps.size(); ++i) {
     EXPECT_NEAR(mc.risk[i], exact.risk[i], 4.0 * mc.risk_se[i]) << "step " << mc.steps[i];
