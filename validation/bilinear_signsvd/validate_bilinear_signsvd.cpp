@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
     std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
   } else {
     std::printf(
-        "| case | n | B | α | lr | steps | R(0) | R_mc(end) | max rel err | mean rel err | max |z| "
+        "| case | n | B | α | lr | steps | R(0) | R_mc(end) | max rel err | mean rel err | max abs "
+        "z "
         "| evals | CG it/sample | t_theory (s) | t_mc (s) |\n");
     std::printf(
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
