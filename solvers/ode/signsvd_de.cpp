@@ -18,21 +18,42 @@ double max_abs(const std::array<double, 4>& a) {
   return std::max({std::abs(a[0]), std::abs(a[1]), std::abs(a[2]), std::abs(a[3])});
 }
 
+// κ ≥ 0 with Σ_j w_j λ_j/(λ_j + κ) = q (q < Σ w): bisection in ln κ to round-off.
+double weighted_kappa(const Eigen::ArrayXd& lambda, const Eigen::ArrayXd& weight, double q) {
+  auto df = [&](double kappa) { return (weight * lambda / (lambda + kappa)).sum(); };
+  double hi = std::log((weight * lambda).sum() / q), lo = hi;  // df(e^hi) < q
+  for (int i = 0; i < 400 && df(std::exp(lo)) <= q; ++i) lo -= 5.0;
+  for (int i = 0; i < 200 && hi - lo > 1e-15 * std::max(1.0, std::abs(hi)); ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (df(std::exp(mid)) > q ? lo : hi) = mid;
+  }
+  return std::exp(0.5 * (lo + hi));
+}
+
 }  // namespace
 
-SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, double m, double sigma)
-    : lambda_(lambda), batch_(batch), m_(m), c_(sigma * sigma / batch) {
-  const double d = static_cast<double>(lambda.size());
+SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, double m, double sigma,
+                                 const Eigen::ArrayXd& weight)
+    : lambda_(lambda),
+      weight_(weight.size() > 0 ? weight : Eigen::ArrayXd::Ones(lambda.size())),
+      batch_(batch),
+      m_(m),
+      c_(sigma * sigma / batch) {
+  if (weight_.size() != lambda_.size())
+    throw Error("SignSVD deterministic equivalent: λ and the mode weights differ in size");
+  const double d = weight_.sum();
   rank_limited_by_m_ = m < std::min(batch, d);
   if (!rank_limited_by_m_) {
-    const double kappa = solve_kappa(lambda, std::min(batch, d));
+    const double kappa = weight.size() == 0 || batch >= d
+                             ? solve_kappa(lambda, std::min(batch, d))
+                             : weighted_kappa(lambda, weight_, batch);
     leverage_ = kappa > 0.0 ? Eigen::ArrayXd(lambda / (lambda + kappa))
                             : Eigen::ArrayXd::Ones(lambda.size());
   }
 }
 
 SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa) const {
-  return DeMap<double>{lambda_, ell_, c_, batch_}(t, kappa);
+  return de_map()(t, kappa);
 }
 
 SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobian* cached) const {
@@ -101,7 +122,7 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
 }
 
 double SignsvdDeSolver::tau(const Scalars& t, double kappa) const {
-  return DeMap<double>{lambda_, ell_, c_, batch_}.tau(t, kappa, m_);
+  return de_map().tau(t, kappa, m_);
 }
 
 void SignsvdDeSolver::resolvents(const Eigen::ArrayXd& rho, double kappa, Eigen::ArrayXd& t_out,
@@ -128,7 +149,7 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
                                Eigen::ArrayXd& noise) {
   const Eigen::Index d = lambda_.size();
   ell_ = lambda_ * rho;
-  const double two_r_over_b = (c_ * batch_ + ell_.sum()) / batch_;
+  const double two_r_over_b = (c_ * batch_ + (weight_ * ell_).sum()) / batch_;
   const Eigen::ArrayXd scale = lambda_ * (ell_ + two_r_over_b);
 
   // κ_0: 0 unless m < min(B, d), where τ(κ_0) = 1 (τ decreases in κ).
@@ -198,7 +219,7 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     ts[i] = t;
     warm_[k] = t;
     u[i] = std::sqrt(std::max(
-        0.0, kap[i] * DeMap<double>{lambda_, ell_, c_, batch_}.one_minus_tau(t, kap[i], m_)));
+        0.0, kap[i] * de_map().one_minus_tau(t, kap[i], m_)));
   }
   if (first > 0) {  // drop the unsolved bottom of the lattice
     ts.erase(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(first));

@@ -11,6 +11,8 @@
 #include <array>
 #include <map>
 
+#include "signsvd_de_map.hpp"
+
 namespace signdyn::detail {
 
 /// Solver of the 4-scalar fixed point and the stage-1 quadrature, with warm starts kept between
@@ -18,7 +20,10 @@ namespace signdyn::detail {
 /// fixed-point iterations) × O(d).
 class SignsvdDeSolver {
  public:
-  SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, double m, double sigma);
+  /// `weight` (optional, default all 1): entry j stands for weight(j) modes of equal λ_j and ρ_j
+  /// (mode_groups.hpp); every sum over modes is then weighted and d = Σ weight.
+  SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, double m, double sigma,
+                  const Eigen::ArrayXd& weight = Eigen::ArrayXd());
 
   /// Drift A_j = E⟨Δ_j, M_j⟩/m and noise N_j = E‖M_j‖²/m at the Gaussian-row state ρ.
   void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise);
@@ -37,8 +42,10 @@ class SignsvdDeSolver {
   // Solves t = F(t; κ) from `start`; `cached` (optional) holds the node's last Jacobian.
   Scalars solve(double kappa, Scalars start, Jacobian* cached = nullptr) const;
   double tau(const Scalars& t, double kappa) const;
+  DeMap<double> de_map() const { return {lambda_, ell_, c_, batch_, &weight_}; }
 
   Eigen::ArrayXd lambda_;
+  Eigen::ArrayXd weight_;  // multiplicity of each entry
   double batch_, m_, c_;
   Eigen::ArrayXd ell_;                  // λ_j ρ_j of the current state
   Eigen::ArrayXd leverage_;             // exact noise coefficient when min(B, d) ≤ m
