@@ -45,13 +45,15 @@ class SignsvdRowModel final : public StepModel {
   Eigen::ArrayXd q_, noise_;
 };
 
-// The spectrum the equivalent-based models work on: every mode, or one entry per group with its
-// multiplicity.
+// The spectrum the equivalent-based models work on (every mode, or one entry per group with its
+// multiplicity) and the fixed-point tolerance of the equivalent.
 struct ModelSpectrum {
   Eigen::ArrayXd lambda, weight;
-  ModelSpectrum(const Problem& problem, const ModeGroups* groups)
+  double tolerance;
+  ModelSpectrum(const Problem& problem, const ModeGroups* groups, double tol)
       : lambda(groups != nullptr ? groups->lambda : Eigen::ArrayXd(problem.lambda.array())),
-        weight(groups != nullptr ? groups->weight : Eigen::ArrayXd::Ones(problem.d)) {}
+        weight(groups != nullptr ? groups->weight : Eigen::ArrayXd::Ones(problem.d)),
+        tolerance(tol) {}
 };
 
 // Gaussian-row deterministic equivalent (theory-derivations §5), O(d · nodes · iterations).
@@ -59,7 +61,9 @@ class SignsvdDeModel final : public StepModel {
  public:
   SignsvdDeModel(const Problem& problem, const OptimizerSpec& optimizer, const ModelSpectrum& spec)
       : solver_(spec.lambda, static_cast<double>(optimizer.batch), static_cast<double>(problem.m),
-                problem.sigma, spec.weight) {}
+                problem.sigma, spec.weight) {
+    solver_.set_tolerance(spec.tolerance);
+  }
 
   void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
                 Eigen::ArrayXd& noise) override {
@@ -78,7 +82,9 @@ class SignsvdBatchOneModel final : public StepModel {
   SignsvdBatchOneModel(const Problem& problem, const ModelSpectrum& spec, double refresh_tol)
       : de_(spec.lambda, 1.0, static_cast<double>(problem.m), problem.sigma, spec.weight),
         exact_(spec.lambda, static_cast<double>(problem.m), problem.sigma, 0.5, spec.weight),
-        factors_(spec.weight * spec.lambda, problem.sigma * problem.sigma, refresh_tol) {}
+        factors_(spec.weight * spec.lambda, problem.sigma * problem.sigma, refresh_tol) {
+    de_.set_tolerance(spec.tolerance);
+  }
 
   void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
                 Eigen::ArrayXd& noise) override {
@@ -108,16 +114,17 @@ void check_inputs(const Problem& problem, const OptimizerSpec& optimizer) {
 }  // namespace
 
 double signsvd_group_width(double rel_tol) {
-  return std::min(0.02, 0.25 * std::sqrt(std::max(rel_tol, 0.0)));
+  return std::min(0.05, std::sqrt(10.0 * std::max(rel_tol, 0.0)));
 }
 
 std::unique_ptr<StepModel> make_signsvd_model(const Problem& problem,
                                               const OptimizerSpec& optimizer,
-                                              SignsvdClosure closure, const ModeGroups* groups) {
+                                              SignsvdClosure closure, const ModeGroups* groups,
+                                              double fixed_point_tol) {
   check_inputs(problem, optimizer);
   if (groups != nullptr && closure != SignsvdClosure::de && closure != SignsvdClosure::de_only)
     throw Error("SignSVD theory: only the deterministic-equivalent closures take mode groups");
-  const ModelSpectrum spec(problem, groups);
+  const ModelSpectrum spec(problem, groups, fixed_point_tol);
   switch (closure) {
     case SignsvdClosure::row:
       return std::make_unique<SignsvdRowModel>(problem, optimizer, kInfiniteOutputs);
@@ -153,7 +160,11 @@ Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimize
                              options.modes);
         grouped = compression.mode == SignsvdCompression::Mode::on || 2 * groups.size() <= problem.d;
       }
-      auto model = make_signsvd_model(problem, optimizer, closure, grouped ? &groups : nullptr);
+      // The equivalent's fixed points need far less than round-off for an ODE at rel_tol:
+      // 1e-4·rel_tol changes the risk by ≲ 1e-2·rel_tol (signsvd.md §4.5).
+      const double fixed_point_tol = std::clamp(1e-4 * options.rel_tol, 1e-13, 1e-8);
+      auto model = make_signsvd_model(problem, optimizer, closure, grouped ? &groups : nullptr,
+                                      fixed_point_tol);
       return integrate_step_model_stiff(problem, optimizer, options, *model,
                                         grouped ? &groups : nullptr);
     }

@@ -29,17 +29,19 @@ struct SignsvdCompression {
   double width = 0.0;
 };
 
-/// Group width for an ODE tolerance: ε = √rel_tol / 4, at most 0.02 (the compression error of
-/// the risk, measured ≲ ε²/… , stays below rel_tol; signsvd.md §4.5).
+/// Group width for an ODE tolerance: ε = √(10·rel_tol), at most 0.05 (the compression error of
+/// the risk, measured ≈ ε²/300, stays ~ rel_tol/30; signsvd.md §4.5).
 double signsvd_group_width(double rel_tol);
 
 /// The SignSVD step model of the given closure for this problem and optimizer: precomputes
 /// s_i and n_i once (O(d · nodes)); each evaluation is O(d). With `groups` (de and de_only
-/// closures only) the model is per group of modes (mode_groups.hpp).
+/// closures only) the model is per group of modes (mode_groups.hpp); `fixed_point_tol` is the
+/// relative residual at which the equivalent's fixed points count as solved.
 std::unique_ptr<StepModel> make_signsvd_model(const Problem& problem,
                                               const OptimizerSpec& optimizer,
                                               SignsvdClosure closure,
-                                              const ModeGroups* groups = nullptr);
+                                              const ModeGroups* groups = nullptr,
+                                              double fixed_point_tol = 1e-13);
 
 /// E ρ_j(t) and R(t) under SignSVD: the expected one-step map (exact_map) or its ODE (ode).
 Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimizer,

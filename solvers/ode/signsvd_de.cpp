@@ -42,6 +42,8 @@ SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, dou
   if (weight_.size() != lambda_.size())
     throw Error("SignSVD deterministic equivalent: λ and the mode weights differ in size");
   const double d = weight_.sum();
+  modes_ = d;
+  wlambda_ = weight_ * lambda_;
   rank_limited_by_m_ = m < std::min(batch, d);
   if (!rank_limited_by_m_) {
     const double kappa = weight.size() == 0 || batch >= d
@@ -52,8 +54,79 @@ SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, dou
   }
 }
 
+// The O(d) passes of the equivalent, on raw arrays, built for AVX-512, AVX2/FMA and baseline
+// x86-64 and picked at load time (the divisions dominate; results agree to round-off). Per
+// entry j: det_j = p_j e_j − X λ_j ℓ_j, p_j = κ − λ_j a, e_j = −1 − ℓ_j t₁, X = cc t₀.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SIGNDYN_NO_CLONES)
+#define SIGNDYN_KERNEL [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]]
+#else
+#define SIGNDYN_KERNEL
+#endif
+
+namespace {
+
+// out = (Σ wλ e/det, Σ wλℓ/det, Σ wℓ p/det, Σ w e/det).
+SIGNDYN_KERNEL void de_sums(const double* __restrict lam, const double* __restrict ell,
+                            const double* __restrict w, const double* __restrict wlam,
+                            const double* __restrict wlamell, const double* __restrict well,
+                            Eigen::Index n, double kappa, double a, double t1, double x,
+                            double* out) {
+  double se = 0.0, sx = 0.0, sp = 0.0, sw = 0.0;
+#pragma omp simd reduction(+ : se, sx, sp, sw)
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const double p = kappa - lam[j] * a, e = -1.0 - ell[j] * t1;
+    const double inv = 1.0 / (p * e - x * lam[j] * ell[j]);
+    se += wlam[j] * e * inv;
+    sx += wlamell[j] * inv;
+    sp += well[j] * p * inv;
+    if (w != nullptr) sw += w[j] * e * inv;
+  }
+  out[0] = se;
+  out[1] = sx;
+  out[2] = sp;
+  out[3] = sw;
+}
+
+// acc_j += c λ_j/det_j (c = weight·t₀: the node's share of ∫T_j du, T_j = λ_j t₀/det_j).
+SIGNDYN_KERNEL void add_t(const double* __restrict lam, const double* __restrict ell,
+                          Eigen::Index n, double kappa, double a, double t1, double x, double c,
+                          double* __restrict acc) {
+#pragma omp simd
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const double p = kappa - lam[j] * a, e = -1.0 - ell[j] * t1;
+    acc[j] += c * lam[j] / (p * e - x * lam[j] * ell[j]);
+  }
+}
+
+}  // namespace
+
+// F(t; κ) of DeMap<double> with the per-mode 2×2 blocks fused into three weighted sums:
+//   Σ wλ G11 = Σ wλ e/det,  Σ wλ G13 = cc Σ wλℓ/det,  Σ wℓ G31 = t₀ Σ wλℓ/det,  Σ wℓ G33 = Σ wℓ p/det.
 SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa) const {
-  return de_map()(t, kappa);
+  const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3], t0 = t[0];
+  double sums[4];
+  de_sums(lambda_.data(), ell_.data(), nullptr, wlambda_.data(), wlambda_ell_.data(),
+          well_.data(), lambda_.size(), kappa, a, t[1], cc * t0, sums);
+  const double s11 = sums[0], s13 = cc * sums[1], s31 = t0 * sums[1], s33 = sums[2];
+  const double b22 = c_ * s11 + s13, b24 = s11, b42 = c_ * s31 + s33, b44 = s31;
+  const double m11 = -batch_ - b22, m12 = -b24, m21 = -b42, m22 = -batch_ - b44;
+  const double det = m11 * m22 - m12 * m21;
+  return {batch_ * m22 / det, -batch_ * m12 / det, -batch_ * m21 / det, batch_ * m11 / det};
+}
+
+// 1 − τ(κ) = ((m − d) + κ Σ_j w_j G11_j)/m (as DeMap::one_minus_tau).
+double SignsvdDeSolver::one_minus_tau(const Scalars& t, double kappa) const {
+  const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3];
+  double sums[4];
+  de_sums(lambda_.data(), ell_.data(), weight_.data(), wlambda_.data(), wlambda_ell_.data(),
+          well_.data(), lambda_.size(), kappa, a, t[1], cc * t[0], sums);
+  return (m_ - modes_ + kappa * sums[3]) / m_;
+}
+
+void SignsvdDeSolver::set_state(const Eigen::ArrayXd& rho) {
+  ell_ = lambda_ * rho;
+  well_ = weight_ * ell_;
+  wlambda_ell_ = wlambda_ * ell_;
 }
 
 SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobian* cached) const {
@@ -64,14 +137,19 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
   Scalars res = residual(t);
   // Warm start with the Jacobian of the previous call at this node: chord steps while each one
   // at least halves the residual (the usual case when the state moved a little).
+  // Once a step has contracted the residual by ≥ 2, a step below the tolerance is taken without
+  // evaluating the residual after it (its error is at most the step's size).
   if (cached != nullptr && cached->valid) {
+    bool contracting = false;
     for (int iter = 0; iter < 8; ++iter) {
-      if (max_abs(res) <= 1e-13 * (1.0 + max_abs(t))) return t;
+      if (max_abs(res) <= tol_ * (1.0 + max_abs(t))) return t;
       const Scalars delta = solve_small<double, 4>(cached->J, {-res[0], -res[1], -res[2], -res[3]});
       Scalars next{};
       for (int k = 0; k < 4; ++k) next[k] = t[k] + delta[k];
+      if (contracting && max_abs(delta) <= tol_ * (1.0 + max_abs(t))) return next;
       const Scalars next_res = residual(next);
       if (!(max_abs(next_res) < 0.5 * max_abs(res))) break;
+      contracting = true;
       t = next;
       res = next_res;
     }
@@ -84,7 +162,7 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
   // Newton until the residual reaches round-off level or stops decreasing (at small κ the
   // scalars grow like 1/κ and round-off limits the attainable relative residual).
   for (int iter = 0; iter < 30; ++iter) {
-    if (max_abs(res) <= 1e-13 * (1.0 + max_abs(t))) return t;
+    if (max_abs(res) <= tol_ * (1.0 + max_abs(t))) return t;
     std::array<std::array<double, 4>, 4> J{};
     for (int k = 0; k < 4; ++k) {
       Scalars tp = t;
@@ -122,12 +200,12 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
 }
 
 double SignsvdDeSolver::tau(const Scalars& t, double kappa) const {
-  return de_map().tau(t, kappa, m_);
+  return 1.0 - one_minus_tau(t, kappa);
 }
 
 void SignsvdDeSolver::resolvents(const Eigen::ArrayXd& rho, double kappa, Eigen::ArrayXd& t_out,
                                  Eigen::ArrayXd& v_out) {
-  ell_ = lambda_ * rho;
+  set_state(rho);
   Scalars t{-1.0, 0.0, 0.0, -1.0};
   // Continuation from a large κ down to the requested one.
   const double top = std::max(kappa, 1e4 * (lambda_.maxCoeff() + 1.0));
@@ -148,8 +226,8 @@ void SignsvdDeSolver::resolvents(const Eigen::ArrayXd& rho, double kappa, Eigen:
 void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
                                Eigen::ArrayXd& noise) {
   const Eigen::Index d = lambda_.size();
-  ell_ = lambda_ * rho;
-  const double two_r_over_b = (c_ * batch_ + (weight_ * ell_).sum()) / batch_;
+  set_state(rho);
+  const double two_r_over_b = (c_ * batch_ + well_.sum()) / batch_;
   const Eigen::ArrayXd scale = lambda_ * (ell_ + two_r_over_b);
 
   // κ_0: 0 unless m < min(B, d), where τ(κ_0) = 1 (τ decreases in κ).
@@ -219,7 +297,7 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     ts[i] = t;
     warm_[k] = t;
     u[i] = std::sqrt(std::max(
-        0.0, kap[i] * de_map().one_minus_tau(t, kap[i], m_)));
+        0.0, kap[i] * one_minus_tau(t, kap[i])));
   }
   if (first > 0) {  // drop the unsolved bottom of the lattice
     ts.erase(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(first));
@@ -250,13 +328,13 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     const Scalars& x = ts[i];
     const double a = c_ * x[0] + x[2], cc = c_ * x[1] + x[3], kappa = kap[i];
     const double weight = w[i] + (i == 0 ? u[0] : 0.0);
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const double lam = lambda_(j), ell = ell_(j);
-      const double p = kappa - lam * a, q = -ell * cc, r = -lam * x[0], e = -1.0 - ell * x[1];
-      const double det = p * e - q * r;
-      integral(j) += weight * (-r / det);
-      if (i == 0) v_low(j) = 1.0 - kappa * e / det;
-    }
+    add_t(lambda_.data(), ell_.data(), d, kappa, a, x[1], cc * x[0], weight * x[0],
+          integral.data());
+    if (i == 0)
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const double p = kappa - lambda_(j) * a, e = -1.0 - ell_(j) * x[1];
+        v_low(j) = 1.0 - kappa * e / (p * e - cc * x[0] * lambda_(j) * ell_(j));
+      }
   }
   drift = rho * (2.0 / std::numbers::pi) * integral / std::sqrt(m_);
   noise = (rank_limited_by_m_ ? v_low : leverage_) / m_;

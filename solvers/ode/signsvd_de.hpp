@@ -11,8 +11,6 @@
 #include <array>
 #include <map>
 
-#include "signsvd_de_map.hpp"
-
 namespace signdyn::detail {
 
 /// Solver of the 4-scalar fixed point and the stage-1 quadrature, with warm starts kept between
@@ -28,6 +26,10 @@ class SignsvdDeSolver {
   /// Drift A_j = E⟨Δ_j, M_j⟩/m and noise N_j = E‖M_j‖²/m at the Gaussian-row state ρ.
   void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise);
 
+  /// Relative residual at which the 4-scalar fixed point counts as solved (default 1e-13, the
+  /// round-off level; an ODE at tolerance rel_tol needs far less, signsvd.md §4.5).
+  void set_tolerance(double tol) { tol_ = tol; }
+
   /// Outputs of the fixed point at one κ > 0 for the state ρ (for tests): T_j and V_j.
   void resolvents(const Eigen::ArrayXd& rho, double kappa, Eigen::ArrayXd& t_out,
                   Eigen::ArrayXd& v_out);
@@ -42,10 +44,14 @@ class SignsvdDeSolver {
   // Solves t = F(t; κ) from `start`; `cached` (optional) holds the node's last Jacobian.
   Scalars solve(double kappa, Scalars start, Jacobian* cached = nullptr) const;
   double tau(const Scalars& t, double kappa) const;
-  DeMap<double> de_map() const { return {lambda_, ell_, c_, batch_, &weight_}; }
+  double one_minus_tau(const Scalars& t, double kappa) const;
+  void set_state(const Eigen::ArrayXd& rho);  // ℓ = λρ and the weighted products below
 
   Eigen::ArrayXd lambda_;
-  Eigen::ArrayXd weight_;  // multiplicity of each entry
+  Eigen::ArrayXd weight_;   // multiplicity of each entry
+  double modes_ = 0.0;      // d = Σ weight
+  Eigen::ArrayXd wlambda_;  // w λ
+  Eigen::ArrayXd well_, wlambda_ell_;  // w ℓ and w λ ℓ of the current state
   double batch_, m_, c_;
   Eigen::ArrayXd ell_;                  // λ_j ρ_j of the current state
   Eigen::ArrayXd leverage_;             // exact noise coefficient when min(B, d) ≤ m
@@ -53,6 +59,7 @@ class SignsvdDeSolver {
   std::map<long, Jacobian> jacobians_;  // last Newton Jacobian per lattice index
   std::map<long, Scalars> warm_;        // fixed-point solutions by lattice index k (y = k h)
   double h_ = 0.25;                     // lattice step in y = ln(κ − κ_0)
+  double tol_ = 1e-13;                  // relative residual at which a fixed point is solved
 };
 
 }  // namespace signdyn::detail

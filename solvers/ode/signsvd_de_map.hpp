@@ -9,8 +9,7 @@
 namespace signdyn::detail {
 
 /// One evaluation of the stage-2 fixed-point map t ↦ F(t; κ) for the spectrum λ, the signal
-/// ℓ_j = λ_j ρ_j, c = σ²/B and batch B; T is double or std::complex<double>. With `weight` set,
-/// entry j stands for weight(j) modes of equal (λ_j, ℓ_j) (mode_groups.hpp).
+/// ℓ_j = λ_j ρ_j, c = σ²/B and batch B; T is double or std::complex<double>.
 template <typename T>
 struct DeMap {
   using Scalars = std::array<T, 4>;  // (t22, t24, t42, t44)
@@ -19,7 +18,6 @@ struct DeMap {
   const Eigen::ArrayXd& ell;
   double c = 0.0;
   double batch = 0.0;
-  const Eigen::ArrayXd* weight = nullptr;  // multiplicity of each entry (nullptr: all 1)
 
   // Per-mode 2×2 block of the pencil's resolvent: G11 (≍ [(Σ_L + κ)^{-1}]_jj),
   // G31 (T_j ≍ [Σ̂ (Σ_L + κ)^{-1}]_jj) and V_j = 1 − κ G11.
@@ -39,11 +37,10 @@ struct DeMap {
     T s11 = 0.0, s13 = 0.0, s31 = 0.0, s33 = 0.0;
     for (Eigen::Index j = 0; j < lambda.size(); ++j) {
       const Mode g = mode(j, t, kappa);
-      const double w = weight != nullptr ? (*weight)(j) : 1.0;
-      s11 += (w * lambda(j)) * g.g11;
-      s13 += (w * lambda(j)) * g.g13;
-      s31 += (w * ell(j)) * g.g31;
-      s33 += (w * ell(j)) * g.g33;
+      s11 += lambda(j) * g.g11;
+      s13 += lambda(j) * g.g13;
+      s31 += ell(j) * g.g31;
+      s33 += ell(j) * g.g33;
     }
     const T b22 = c * s11 + s13, b24 = s11, b42 = c * s31 + s33, b44 = s31;
     const T m11 = -batch - b22, m12 = -b24, m21 = -b42, m22 = -batch - b44;
@@ -58,14 +55,8 @@ struct DeMap {
   /// (τ → 1 as κ → 0 when rank Σ_L = m = d).
   T one_minus_tau(const Scalars& t, T kappa, double m) const {
     T sum = 0.0;
-    for (Eigen::Index j = 0; j < lambda.size(); ++j)
-      sum += (weight != nullptr ? (*weight)(j) : 1.0) * mode(j, t, kappa).g11;
-    return (m - modes() + kappa * sum) / m;
-  }
-
-  /// The number of modes d (Σ weight when weighted).
-  double modes() const {
-    return weight != nullptr ? weight->sum() : static_cast<double>(lambda.size());
+    for (Eigen::Index j = 0; j < lambda.size(); ++j) sum += mode(j, t, kappa).g11;
+    return (m - static_cast<double>(lambda.size()) + kappa * sum) / m;
   }
 };
 
