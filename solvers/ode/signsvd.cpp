@@ -113,6 +113,9 @@ void check_inputs(const Problem& problem, const OptimizerSpec& optimizer) {
 
 }  // namespace
 
+// Horizon × fastest initial relaxation rate above which the ODE is integrated in log time.
+constexpr double kStiffHorizon = 100.0;
+
 double signsvd_group_width(double rel_tol) {
   return std::min(0.05, std::sqrt(10.0 * std::max(rel_tol, 0.0)));
 }
@@ -165,8 +168,19 @@ Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimize
       const double fixed_point_tol = std::clamp(1e-4 * options.rel_tol, 1e-13, 1e-8);
       auto model = make_signsvd_model(problem, optimizer, closure, grouped ? &groups : nullptr,
                                       fixed_point_tol);
-      return integrate_step_model_stiff(problem, optimizer, options, *model,
-                                        grouped ? &groups : nullptr);
+      const ModeGroups* g = grouped ? &groups : nullptr;
+      // Explicit Dormand–Prince while the horizon is short against the fastest relaxation time
+      // (it then needs few steps, also at tight tolerances); the log-time Rosenbrock-W method
+      // when it is not (dopri5 would need ≳ horizon·rate/3.3 steps for stability alone).
+      const Eigen::ArrayXd rho0 =
+          g != nullptr ? g->b2 : Eigen::ArrayXd(problem.b.array().square());
+      Eigen::ArrayXd drift, noise;
+      model->evaluate(rho0, 0.0, drift, noise);
+      const double lr0 = optimizer.schedule.lr_at(optimizer.lr, 0.0);
+      const double rate = 2.0 * std::abs(lr0) * (rho0 > 0.0).select(drift / rho0, 0.0).maxCoeff();
+      if (rate * static_cast<double>(options.record_steps.back()) <= kStiffHorizon)
+        return integrate_step_model(problem, optimizer, options, *model, "ode_dopri5", g);
+      return integrate_step_model_stiff(problem, optimizer, options, *model, g);
     }
   }
   throw Error("predict: unknown theory solver");

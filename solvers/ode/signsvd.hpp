@@ -43,7 +43,9 @@ std::unique_ptr<StepModel> make_signsvd_model(const Problem& problem,
                                               const ModeGroups* groups = nullptr,
                                               double fixed_point_tol = 1e-13);
 
-/// E ρ_j(t) and R(t) under SignSVD: the expected one-step map (exact_map) or its ODE (ode).
+/// E ρ_j(t) and R(t) under SignSVD: the expected one-step map (exact_map) or its ODE (ode; by
+/// Dormand–Prince when horizon × fastest initial rate 2ηA_j/ρ_j ≤ 100, else in log time by
+/// ROS34PW2, signsvd.md §4.5).
 Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimizer,
                            const TheoryOptions& options,
                            SignsvdClosure closure = kDefaultSignsvdClosure,
