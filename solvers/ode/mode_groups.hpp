@@ -21,18 +21,18 @@ namespace signdyn::detail {
 /// The grouping of d modes: per group the mean λ, the initial energy per mode and the
 /// multiplicity; per mode its group.
 struct ModeGroups {
-  Eigen::ArrayXd lambda;           // λ̄_g = mean of λ_j over the group
-  Eigen::ArrayXd b2;               // b̄_g² = Σ λ_j b_j² / Σ λ_j over the group
-  Eigen::ArrayXd weight;           // number of modes in the group
-  std::vector<Eigen::Index> of;    // group of mode j (size d)
+  Eigen::ArrayXd lambda;         // λ̄_g = mean of λ_j over the group
+  Eigen::ArrayXd b2;             // b̄_g² = Σ λ_j b_j² / Σ λ_j over the group
+  Eigen::ArrayXd weight;         // number of modes in the group
+  std::vector<Eigen::Index> of;  // group of mode j (size d)
   Eigen::Index size() const { return lambda.size(); }
 };
 
 /// Groups modes whose λ_j and b_j² fall in the same cell of relative width `width` (> 0) in
 /// both; modes listed in `keep` (1-based, e.g. the recorded ones) and modes with λ_j ≤ 0 stay
 /// alone. Groups are numbered by their first mode, so a head of distinct modes keeps its order.
-inline ModeGroups group_modes(const Eigen::ArrayXd& lambda, const Eigen::ArrayXd& b2,
-                              double width, const Eigen::VectorXi& keep) {
+inline ModeGroups group_modes(const Eigen::ArrayXd& lambda, const Eigen::ArrayXd& b2, double width,
+                              const Eigen::VectorXi& keep) {
   const Eigen::Index d = lambda.size();
   const double step = std::log1p(width);
   const double lmax = lambda.maxCoeff(), bmax = b2.maxCoeff();
@@ -48,19 +48,16 @@ inline ModeGroups group_modes(const Eigen::ArrayXd& lambda, const Eigen::ArrayXd
       continue;
     }
     const long kl = static_cast<long>(std::floor(std::log(lmax / lambda(j)) / step));
-    const long kb =
-        b2(j) > 0.0 ? static_cast<long>(std::floor(std::log(bmax / b2(j)) / step)) : -1;
+    const long kb = b2(j) > 0.0 ? static_cast<long>(std::floor(std::log(bmax / b2(j)) / step)) : -1;
     key[sj] = {kl, kb, j};
   }
-  std::vector<std::tuple<long, long, Eigen::Index>> sorted = key;
-  std::sort(sorted.begin(), sorted.end());
+  std::sort(key.begin(), key.end());
   // First mode of each cell → provisional group; then renumber by first mode.
   std::vector<Eigen::Index> cell_of(static_cast<std::size_t>(d));
   std::vector<Eigen::Index> first;  // first mode of each cell
-  for (std::size_t i = 0; i < sorted.size(); ++i) {
-    const auto& [kl, kb, j] = sorted[i];
-    const bool fresh = i == 0 || kl < -1 || std::get<0>(sorted[i - 1]) != kl ||
-                       std::get<1>(sorted[i - 1]) != kb;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    const auto& [kl, kb, j] = key[i];
+    const bool fresh = i == 0 || std::get<0>(key[i - 1]) != kl || std::get<1>(key[i - 1]) != kb;
     if (fresh) first.push_back(j);  // sorted by (key, j): the first member has the smallest j
     cell_of[static_cast<std::size_t>(j)] = static_cast<Eigen::Index>(first.size()) - 1;
   }

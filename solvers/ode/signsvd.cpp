@@ -159,9 +159,10 @@ Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimize
           (problem.lambda.array() > 0.0).all()) {
         const double width =
             compression.width > 0.0 ? compression.width : signsvd_group_width(options.rel_tol);
-        groups = group_modes(problem.lambda.array(), problem.b.array().square(), width,
-                             options.modes);
-        grouped = compression.mode == SignsvdCompression::Mode::on || 2 * groups.size() <= problem.d;
+        groups =
+            group_modes(problem.lambda.array(), problem.b.array().square(), width, options.modes);
+        grouped =
+            compression.mode == SignsvdCompression::Mode::on || 2 * groups.size() <= problem.d;
       }
       // The equivalent's fixed points need far less than round-off for an ODE at rel_tol:
       // 1e-4·rel_tol changes the risk by ≲ 1e-2·rel_tol (signsvd.md §4.5).
@@ -172,8 +173,7 @@ Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimize
       // Explicit Dormand–Prince while the horizon is short against the fastest relaxation time
       // (it then needs few steps, also at tight tolerances); the log-time Rosenbrock-W method
       // when it is not (dopri5 would need ≳ horizon·rate/3.3 steps for stability alone).
-      const Eigen::ArrayXd rho0 =
-          g != nullptr ? g->b2 : Eigen::ArrayXd(problem.b.array().square());
+      const Eigen::ArrayXd rho0 = g != nullptr ? g->b2 : Eigen::ArrayXd(problem.b.array().square());
       Eigen::ArrayXd drift, noise;
       model->evaluate(rho0, 0.0, drift, noise);
       const double lr0 = optimizer.schedule.lr_at(optimizer.lr, 0.0);

@@ -46,9 +46,8 @@ SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, dou
   wlambda_ = weight_ * lambda_;
   rank_limited_by_m_ = m < std::min(batch, d);
   if (!rank_limited_by_m_) {
-    const double kappa = weight.size() == 0 || batch >= d
-                             ? solve_kappa(lambda, std::min(batch, d))
-                             : weighted_kappa(lambda, weight_, batch);
+    const double kappa = weight.size() == 0 || batch >= d ? solve_kappa(lambda, std::min(batch, d))
+                                                          : weighted_kappa(lambda, weight_, batch);
     leverage_ = kappa > 0.0 ? Eigen::ArrayXd(lambda / (lambda + kappa))
                             : Eigen::ArrayXd::Ones(lambda.size());
   }
@@ -101,12 +100,13 @@ SIGNDYN_KERNEL void add_t(const double* __restrict lam, const double* __restrict
 }  // namespace
 
 // F(t; κ) of DeMap<double> with the per-mode 2×2 blocks fused into three weighted sums:
-//   Σ wλ G11 = Σ wλ e/det,  Σ wλ G13 = cc Σ wλℓ/det,  Σ wℓ G31 = t₀ Σ wλℓ/det,  Σ wℓ G33 = Σ wℓ p/det.
+//   Σ wλ G11 = Σ wλ e/det,  Σ wλ G13 = cc Σ wλℓ/det,  Σ wℓ G31 = t₀ Σ wλℓ/det,  Σ wℓ G33 = Σ wℓ
+//   p/det.
 SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa) const {
   const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3], t0 = t[0];
   double sums[4];
-  de_sums(lambda_.data(), ell_.data(), nullptr, wlambda_.data(), wlambda_ell_.data(),
-          well_.data(), lambda_.size(), kappa, a, t[1], cc * t0, sums);
+  de_sums(lambda_.data(), ell_.data(), nullptr, wlambda_.data(), wlambda_ell_.data(), well_.data(),
+          lambda_.size(), kappa, a, t[1], cc * t0, sums);
   const double s11 = sums[0], s13 = cc * sums[1], s31 = t0 * sums[1], s33 = sums[2];
   const double b22 = c_ * s11 + s13, b24 = s11, b42 = c_ * s31 + s33, b44 = s31;
   const double m11 = -batch_ - b22, m12 = -b24, m21 = -b42, m22 = -batch_ - b44;
@@ -296,8 +296,7 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     }
     ts[i] = t;
     warm_[k] = t;
-    u[i] = std::sqrt(std::max(
-        0.0, kap[i] * one_minus_tau(t, kap[i])));
+    u[i] = std::sqrt(std::max(0.0, kap[i] * one_minus_tau(t, kap[i])));
   }
   if (first > 0) {  // drop the unsolved bottom of the lattice
     ts.erase(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(first));

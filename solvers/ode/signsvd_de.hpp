@@ -48,9 +48,9 @@ class SignsvdDeSolver {
   void set_state(const Eigen::ArrayXd& rho);  // ℓ = λρ and the weighted products below
 
   Eigen::ArrayXd lambda_;
-  Eigen::ArrayXd weight_;   // multiplicity of each entry
-  double modes_ = 0.0;      // d = Σ weight
-  Eigen::ArrayXd wlambda_;  // w λ
+  Eigen::ArrayXd weight_;              // multiplicity of each entry
+  double modes_ = 0.0;                 // d = Σ weight
+  Eigen::ArrayXd wlambda_;             // w λ
   Eigen::ArrayXd well_, wlambda_ell_;  // w ℓ and w λ ℓ of the current state
   double batch_, m_, c_;
   Eigen::ArrayXd ell_;                  // λ_j ρ_j of the current state

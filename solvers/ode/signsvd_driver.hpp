@@ -30,16 +30,14 @@ class StepModel {
 /// reads its group's state.
 Trajectory iterate_step_model(const Problem& problem, const OptimizerSpec& optimizer,
                               const TheoryOptions& options, StepModel& model,
-                              const std::string& solver_name,
-                              const ModeGroups* groups = nullptr);
+                              const std::string& solver_name, const ModeGroups* groups = nullptr);
 
 /// Integrates dρ/dt = −2η(t) A(ρ) + η(t)² N(ρ) (adaptive Dormand–Prince, dense output at the
 /// record steps, tolerances from the options); `groups` as for iterate_step_model. Explicit:
 /// its step is bounded by the fastest mode's rate, so a long horizon costs ~ t·max rate steps.
 Trajectory integrate_step_model(const Problem& problem, const OptimizerSpec& optimizer,
                                 const TheoryOptions& options, StepModel& model,
-                                const std::string& solver_name,
-                                const ModeGroups* groups = nullptr);
+                                const std::string& solver_name, const ModeGroups* groups = nullptr);
 
 /// The same ODE in log time τ = ln(1 + t) with the Rosenbrock-W method ROS34PW2
 /// (log_rosenbrock.hpp, solver "ode_rosenbrock"): stiffly stable, ~ a few hundred steps for

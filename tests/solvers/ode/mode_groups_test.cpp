@@ -83,7 +83,8 @@ TEST(SignsvdCompression, ReproducesPerModeOde) {
     for (Eigen::Index i = 0; i < a.risk.size(); ++i)
       worst = std::max(worst, std::abs(a.risk(i) / b.risk(i) - 1.0));
     EXPECT_LT(worst, 5e-5) << "B = " << batch;
-    std::printf("B = %d: compressed vs per-mode risk, max relative difference %.2e\n", batch, worst);
+    std::printf("B = %d: compressed vs per-mode risk, max relative difference %.2e\n", batch,
+                worst);
     // The recorded modes are their own groups: their energies agree to the same order.
     for (Eigen::Index i = 0; i < a.rho.rows(); ++i)
       for (Eigen::Index k = 0; k < a.rho.cols(); ++k)
