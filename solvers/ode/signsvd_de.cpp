@@ -64,7 +64,7 @@ SignsvdDeSolver::SignsvdDeSolver(const Eigen::ArrayXd& lambda, double batch, dou
 
 namespace {
 
-// out = (Σ wλ e/det, Σ wλℓ/det, Σ wℓ p/det, Σ w e/det).
+// out = (Σ wλ e/det, Σ wλℓ/det, Σ wℓ p/det, Σ w e/det): one branch-free pass.
 SIGNDYN_KERNEL void de_sums(const double* __restrict lam, const double* __restrict ell,
                             const double* __restrict w, const double* __restrict wlam,
                             const double* __restrict wlamell, const double* __restrict well,
@@ -78,7 +78,7 @@ SIGNDYN_KERNEL void de_sums(const double* __restrict lam, const double* __restri
     se += wlam[j] * e * inv;
     sx += wlamell[j] * inv;
     sp += well[j] * p * inv;
-    if (w != nullptr) sw += w[j] * e * inv;
+    sw += w[j] * e * inv;
   }
   out[0] = se;
   out[1] = sx;
@@ -102,11 +102,14 @@ SIGNDYN_KERNEL void add_t(const double* __restrict lam, const double* __restrict
 // F(t; κ) of DeMap<double> with the per-mode 2×2 blocks fused into three weighted sums:
 //   Σ wλ G11 = Σ wλ e/det,  Σ wλ G13 = cc Σ wλℓ/det,  Σ wℓ G31 = t₀ Σ wλℓ/det,  Σ wℓ G33 = Σ wℓ
 //   p/det.
-SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa) const {
+// With `g11_sum` it also returns Σ w G11 = Σ w e/det at t (for 1 − τ) from the same pass.
+SignsvdDeSolver::Scalars SignsvdDeSolver::map(const Scalars& t, double kappa,
+                                              double* g11_sum) const {
   const double a = c_ * t[0] + t[2], cc = c_ * t[1] + t[3], t0 = t[0];
   double sums[4];
-  de_sums(lambda_.data(), ell_.data(), nullptr, wlambda_.data(), wlambda_ell_.data(), well_.data(),
-          lambda_.size(), kappa, a, t[1], cc * t0, sums);
+  de_sums(lambda_.data(), ell_.data(), weight_.data(), wlambda_.data(), wlambda_ell_.data(),
+          well_.data(), lambda_.size(), kappa, a, t[1], cc * t0, sums);
+  if (g11_sum != nullptr) *g11_sum = sums[3];
   const double s11 = sums[0], s13 = cc * sums[1], s31 = t0 * sums[1], s33 = sums[2];
   const double b22 = c_ * s11 + s13, b24 = s11, b42 = c_ * s31 + s33, b44 = s31;
   const double m11 = -batch_ - b22, m12 = -b24, m21 = -b42, m22 = -batch_ - b44;
@@ -129,12 +132,25 @@ void SignsvdDeSolver::set_state(const Eigen::ArrayXd& rho) {
   wlambda_ell_ = wlambda_ * ell_;
 }
 
-SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobian* cached) const {
-  auto residual = [&](const Scalars& x) {
-    const Scalars f = map(x, kappa);
+SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobian* cached,
+                                                double* one_minus_tau_out) const {
+  auto residual = [&](const Scalars& x, double* g11 = nullptr) {
+    const Scalars f = map(x, kappa, g11);
     return Scalars{f[0] - x[0], f[1] - x[1], f[2] - x[2], f[3] - x[3]};
   };
-  Scalars res = residual(t);
+  // Returns x, with 1 − τ at x from the pass that evaluated the residual there (g11 = Σ w G11),
+  // or from a pass of its own when x was not evaluated.
+  const bool want = one_minus_tau_out != nullptr;
+  auto done = [&](const Scalars& x, const double* g11) {
+    if (want)
+      *one_minus_tau_out =
+          g11 != nullptr ? (m_ - modes_ + kappa * *g11) / m_ : one_minus_tau(x, kappa);
+    return x;
+  };
+  double g11_t = 0.0, g11_next = 0.0;  // Σ w G11 at t (and at a trial point)
+  double* g11_slot = want ? &g11_t : nullptr;
+  double* g11_trial = want ? &g11_next : nullptr;
+  Scalars res = residual(t, g11_slot);
   // Warm start with the Jacobian of the previous call at this node: chord steps while each one
   // at least halves the residual (the usual case when the state moved a little).
   // Once a step has contracted the residual by ≥ 2, a step below the tolerance is taken without
@@ -142,27 +158,28 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
   if (cached != nullptr && cached->valid) {
     bool contracting = false;
     for (int iter = 0; iter < 8; ++iter) {
-      if (max_abs(res) <= tol_ * (1.0 + max_abs(t))) return t;
+      if (max_abs(res) <= tol_ * (1.0 + max_abs(t))) return done(t, g11_slot);
       const Scalars delta = solve_small<double, 4>(cached->J, {-res[0], -res[1], -res[2], -res[3]});
       Scalars next{};
       for (int k = 0; k < 4; ++k) next[k] = t[k] + delta[k];
-      if (contracting && max_abs(delta) <= tol_ * (1.0 + max_abs(t))) return next;
-      const Scalars next_res = residual(next);
+      if (contracting && max_abs(delta) <= tol_ * (1.0 + max_abs(t))) return done(next, nullptr);
+      const Scalars next_res = residual(next, g11_trial);
       if (!(max_abs(next_res) < 0.5 * max_abs(res))) break;
       contracting = true;
       t = next;
       res = next_res;
+      g11_t = g11_next;
     }
   }
   // Damped iterations first (Newton from far away can reach a spurious root), then Newton.
   for (int i = 0; i < 20 && max_abs(res) > 1e-6 * (1.0 + max_abs(t)); ++i) {
     for (int k = 0; k < 4; ++k) t[k] += 0.5 * res[k];
-    res = residual(t);
+    res = residual(t, g11_slot);
   }
   // Newton until the residual reaches round-off level or stops decreasing (at small κ the
   // scalars grow like 1/κ and round-off limits the attainable relative residual).
   for (int iter = 0; iter < 30; ++iter) {
-    if (max_abs(res) <= tol_ * (1.0 + max_abs(t))) return t;
+    if (max_abs(res) <= tol_ * (1.0 + max_abs(t))) return done(t, g11_slot);
     std::array<std::array<double, 4>, 4> J{};
     for (int k = 0; k < 4; ++k) {
       Scalars tp = t;
@@ -179,7 +196,7 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
     bool improved = false;
     for (int bt = 0; bt < 8; ++bt, scale *= 0.5) {
       for (int k = 0; k < 4; ++k) next[k] = t[k] + scale * delta[k];
-      next_res = residual(next);
+      next_res = residual(next, g11_trial);
       if (max_abs(next_res) < max_abs(res)) {
         improved = true;
         break;
@@ -189,6 +206,7 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
     const bool stagnating = max_abs(next_res) > 0.5 * max_abs(res);
     t = next;
     res = next_res;
+    g11_t = g11_next;
     if (stagnating && max_abs(res) <= 1e-9 * (1.0 + max_abs(t))) break;
   }
   if (!(max_abs(res) <= 1e-6 * (1.0 + max_abs(t))))
@@ -196,7 +214,7 @@ SignsvdDeSolver::Scalars SignsvdDeSolver::solve(double kappa, Scalars t, Jacobia
         "SignSVD deterministic equivalent: the fixed point did not converge at κ = " +
         std::to_string(kappa) + " (residual " + std::to_string(max_abs(res)) +
         "); report this case");
-  return t;
+  return done(t, g11_slot);
 }
 
 double SignsvdDeSolver::tau(const Scalars& t, double kappa) const {
@@ -270,9 +288,12 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     const auto it = warm_.find(k);
     Scalars start = (it != warm_.end() && k != k_hi) ? it->second : t;
     if (k == k_hi && it != warm_.end()) start = it->second;
+    double omt = 0.0;  // 1 − τ at the node
+    bool have_omt = true;
     try {
-      t = solve(kap[i], start, &jacobians_[k]);
+      t = solve(kap[i], start, &jacobians_[k], &omt);
     } catch (const Error&) {
+      have_omt = false;
       // Retry by continuation from the node above in eight geometric sub-steps.
       const bool have_above = k < k_hi;
       bool solved = false;
@@ -296,7 +317,8 @@ void SignsvdDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     }
     ts[i] = t;
     warm_[k] = t;
-    u[i] = std::sqrt(std::max(0.0, kap[i] * one_minus_tau(t, kap[i])));
+    if (!have_omt) omt = one_minus_tau(t, kap[i]);
+    u[i] = std::sqrt(std::max(0.0, kap[i] * omt));
   }
   if (first > 0) {  // drop the unsolved bottom of the lattice
     ts.erase(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(first));

@@ -36,13 +36,15 @@ class SignsvdDeSolver {
 
  private:
   using Scalars = std::array<double, 4>;  // (t22, t24, t42, t44)
-  Scalars map(const Scalars& t, double kappa) const;
+  Scalars map(const Scalars& t, double kappa, double* g11_sum = nullptr) const;
   struct Jacobian {
     std::array<std::array<double, 4>, 4> J{};
     bool valid = false;
   };
   // Solves t = F(t; κ) from `start`; `cached` (optional) holds the node's last Jacobian.
-  Scalars solve(double kappa, Scalars start, Jacobian* cached = nullptr) const;
+  // With `one_minus_tau_out`, also 1 − τ at the solution (from the last pass when it was there).
+  Scalars solve(double kappa, Scalars start, Jacobian* cached = nullptr,
+                double* one_minus_tau_out = nullptr) const;
   double tau(const Scalars& t, double kappa) const;
   double one_minus_tau(const Scalars& t, double kappa) const;
   void set_state(const Eigen::ArrayXd& rho);  // ℓ = λρ and the weighted products below
