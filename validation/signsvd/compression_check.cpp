@@ -1,11 +1,11 @@
 // The SignSVD ODE with and without mode compression (docs/theory/signsvd.md §4.5): prints the
 // run's CPU and wall time and writes (t, R) per record, so that two runs can be compared.
 //
-//   compression_check D B LR STEPS RECORDS REL_TOL WIDTH OUT
+//   compression_check D B LR STEPS RECORDS REL_TOL WIDTH OUT [M]
 //
-// λ_j = j^−1.2, b_j² = j^−0.8, σ = 0.5, m = d (the benchmark's problem), closure `de`; WIDTH > 0
-// forces compression with that ε, 0 forces it with the default ε = signsvd_group_width(REL_TOL),
-// < 0 turns it off. Build and compare (see signsvd.md §4.5 for the measured table):
+// λ_j = j^−1.2, b_j² = j^−0.8, σ = 0.5, m = M (default d: the benchmark's problem), closure
+// `de`; WIDTH > 0 forces compression with that ε, 0 forces it with the default
+// ε = signsvd_group_width(REL_TOL), < 0 turns it off. Build and compare (see signsvd.md §4.5 for the measured table):
 //
 //   g++ -O3 -std=c++20 -fopenmp -I solvers/ode -I include -isystem /usr/include/eigen3 \
 //     validation/signsvd/compression_check.cpp build/solvers/ode/libsigndyn_ode.a \
@@ -26,13 +26,14 @@
 int main(int argc, char** argv) {
   using namespace signdyn;
   using namespace signdyn::detail;
-  if (argc != 9) {
-    std::fprintf(stderr, "usage: %s D B LR STEPS RECORDS REL_TOL WIDTH OUT\n", argv[0]);
+  if (argc != 9 && argc != 10) {
+    std::fprintf(stderr, "usage: %s D B LR STEPS RECORDS REL_TOL WIDTH OUT [M]\n", argv[0]);
     return 2;
   }
   const long d = std::atol(argv[1]);
   Problem p;
   p.d = p.m = d;
+  if (argc == 10) p.m = std::atol(argv[9]);
   p.sigma = 0.5;
   p.lambda.resize(d);
   p.b.resize(d);
