@@ -11,13 +11,23 @@
 
 #include "bilinear_recorder.hpp"
 #include "bilinear_sgd.hpp"
+#include "bilinear_signsvd.hpp"
 #include "signdyn/bilinear_dynamics.hpp"
 #include "signdyn/error.hpp"
 
 namespace signdyn {
 
 bool has_bilinear_theory(const BilinearProblem& /*problem*/, const OptimizerSpec& optimizer) {
-  return optimizer.kind == OptimizerKind::sgd;
+  switch (optimizer.kind) {
+    case OptimizerKind::sgd:
+      return true;
+    case OptimizerKind::signsvd:  // its map takes a constant learning rate
+      return optimizer.schedule.kind == ScheduleKind::constant;
+    case OptimizerKind::signsgd:
+    case OptimizerKind::muon:
+      return false;
+  }
+  return false;
 }
 
 namespace {
@@ -47,13 +57,39 @@ Trajectory bilinear_sgd_predict(const BilinearProblem& problem, const OptimizerS
   return std::move(recorder).take(seconds_since(start));
 }
 
+// Draws of the closure per evaluation of the SignSVD moments, by batch: the validated settings
+// of validation/bilinear_signsvd/README.md (the prediction's own sampling noise is largest at
+// small B, where each draw is one rank-one direction).
+int signsvd_samples(Eigen::Index batch) {
+  if (batch < 4) return 256;
+  if (batch < 256) return 64;
+  return 8;
+}
+
+// SignSVD: the refreshed one-step map of bilinear.md "SignSVD" (moments from fixed-seed draws
+// of the Gaussian closure, so the curve is deterministic).
+Trajectory bilinear_signsvd_predict(const BilinearProblem& problem, const OptimizerSpec& optimizer,
+                                    const TheoryOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  detail::BilinearTheoryRecorder recorder(problem, optimizer, options, "refreshed_map");
+  detail::BilinearSignsvdOptions so;
+  so.samples = signsvd_samples(optimizer.batch);
+  const std::vector<long> steps(options.record_steps.begin(), options.record_steps.end());
+  const detail::BilinearSignsvdCurve curve = detail::bilinear_signsvd_map(
+      problem, optimizer.lr, optimizer.batch, bilinear_initial_rho(problem), steps, true, so);
+  for (std::size_t i = 0; i < curve.rho.size(); ++i)
+    if (!recorder.record(i, curve.rho[i])) break;
+  return std::move(recorder).take(seconds_since(start));
+}
+
 Trajectory dispatch(const BilinearProblem& problem, const OptimizerSpec& optimizer,
                     const TheoryOptions& options) {
   switch (optimizer.kind) {
     case OptimizerKind::sgd:
       return bilinear_sgd_predict(problem, optimizer, options);
+    case OptimizerKind::signsvd:
+      return bilinear_signsvd_predict(problem, optimizer, options);
     case OptimizerKind::signsgd:  // bilinear_signsgd.* plugs in here
-    case OptimizerKind::signsvd:  // bilinear_signsvd.* plugs in here
     case OptimizerKind::muon:
       break;
   }

@@ -104,13 +104,17 @@ TEST(CliBilinear, SimulateAllOptimizersAndCompareNotesTheRest) {
   }
 
   std::vector<std::string> cmp = tiny_bilinear({"compare", "--out", dir + "/cmp.h5"});
-  for (const char* a : {"--set", "optimizer.name=[sgd,signsvd]", "--set", "run.replicas=4"})
+  for (const char* a : {"--set", "optimizer.name=[sgd,signsvd,muon]", "--set", "run.replicas=4"})
     cmp.emplace_back(a);
   const Result c = run(cmp);
   ASSERT_EQ(c.code, kOk) << c.err;
-  EXPECT_NE(c.err.find("no deterministic dynamics for signsvd yet; not compared"),
-            std::string::npos)
+  EXPECT_NE(c.err.find("no deterministic dynamics for muon yet; not compared"), std::string::npos)
       << c.err;
+  const ResultFile compared = read_result(dir + "/cmp.h5");
+  const Trajectory& signsvd = run_named(compared, "signsvd_theory");
+  EXPECT_EQ(signsvd.status, RunStatus::completed) << signsvd.message;
+  EXPECT_EQ(signsvd.solver, "refreshed_map");
+  EXPECT_EQ(signsvd.t.size(), 9);
 }
 
 // `sweep` runs the bilinear family point by point; each point keeps its family and mode pairs.
@@ -169,7 +173,7 @@ TEST(CliBilinear, BadInputExitsTwoNamingTheKey) {
   }
   // `ode` with no optimizer that has bilinear dynamics is refused before any work.
   std::vector<std::string> ode = tiny_bilinear({"ode", "--out", path});
-  for (const char* a : {"--set", "optimizer.name=signsvd"}) ode.emplace_back(a);
+  for (const char* a : {"--set", "optimizer.name=muon"}) ode.emplace_back(a);
   const Result o = run(ode);
   EXPECT_EQ(o.code, kBadInput);
   EXPECT_NE(o.err.find("on the bilinear family"), std::string::npos) << o.err;
