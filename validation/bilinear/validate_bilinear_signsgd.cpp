@@ -14,7 +14,8 @@
 //
 // Usage: validate_bilinear_signsgd [--n 128,256] [--batch 1,16,256,4n] [--alpha .25,.5,.75]
 //          [--beta 0] [--cache DIR] [--threads N] [--max-steps T] [--max-reps R] [--env J]
-//          [--horizon h] [--lr-factor c_lr] [--theory-only]
+//          [--horizon h] [--lr-factor c_lr] [--theory-only] [--verbose (per-record rows)]
+//          [--no-rest-mixture]
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
   long max_reps = 64;
   int threads = 1, env = 1, n_records = 30;
   double horizon = 3.0;
-  bool theory_only = false;
+  bool theory_only = false, verbose = false, rest_mixture = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -115,6 +116,10 @@ int main(int argc, char** argv) {
       horizon = std::atof(next().c_str());
     else if (a == "--lr-factor")
       c_lr = std::atof(next().c_str());
+    else if (a == "--no-rest-mixture")
+      rest_mixture = false;
+    else if (a == "--verbose")
+      verbose = true;
     else if (a == "--theory-only")
       theory_only = true;
     else if (a == "--env")
@@ -141,7 +146,7 @@ int main(int argc, char** argv) {
         spec.alpha_out = spec.alpha_in = std::atof(a_s.c_str());
         spec.beta_out = spec.beta_in = beta;
         const BilinearProblem p = make_bilinear_problem(spec);
-        const detail::BilinearSignTable table(batch, 1 << 14, 1);
+        const detail::BilinearSignTable table(batch, 1 << 13, 1);
         const double f0 = table.gauss_drift(0.0, 0.0, 0.0);
         double sum_root = 0.0, s1 = 0.0, s2 = 0.0;
         for (long k = 0; k < n; ++k)
@@ -168,6 +173,8 @@ int main(int argc, char** argv) {
         if (theory_only) {
           detail::BilinearSignSgdClosure cl;
           cl.env_entries = env;
+          cl.rest_scale_mixture = rest_mixture;
+          cl.rest_scale_mixture = rest_mixture;
           const detail::BilinearSgdCurve th =
               detail::bilinear_signsgd_map(p, table, lr, rec, false, cl);
           std::printf("| %ld | %ld | %s | %.3g | %ld | %.3g → %.3g (theory; R(T/10) = %.3g) |\n", n,
@@ -194,12 +201,18 @@ int main(int argc, char** argv) {
         }
         detail::BilinearSignSgdClosure cl;
         cl.env_entries = env;
+        cl.rest_scale_mixture = rest_mixture;
         const auto t0 = std::chrono::steady_clock::now();
         const detail::BilinearSgdCurve th =
             detail::bilinear_signsgd_map(p, table, lr, rec, false, cl);
         const double th_s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         double e = 0.0, z = 0.0, se = 0.0;
+        if (verbose)
+          for (std::size_t i = 0; i < rec.size(); ++i)
+            std::fprintf(stderr, "n %ld B %ld a %s step %ld mc %.6g se %.3g th %.6g (%+.2f%%)\n", n,
+                         batch, a_s.c_str(), rec[i], mc.risk[i], mc.risk_se[i], th.risk[i],
+                         100 * (th.risk[i] / mc.risk[i] - 1));
         for (std::size_t i = 1; i < rec.size(); ++i) {
           e = std::max(e, std::abs(th.risk[i] / mc.risk[i] - 1.0));
           if (mc.risk_se[i] > 0) z = std::max(z, std::abs(th.risk[i] - mc.risk[i]) / mc.risk_se[i]);

@@ -27,8 +27,14 @@ double mean_sign_b1_reference(double z) {
   return s;
 }
 
+// The B = 1 table (quadrature: independent of samples and seed), built once for all tests.
+const detail::BilinearSignTable& table_b1() {
+  static const detail::BilinearSignTable t(1, 16, 1);
+  return t;
+}
+
 TEST(BilinearSignTable, BatchOneMatchesClosedForms) {
-  const detail::BilinearSignTable t(1, 1024, 1);
+  const detail::BilinearSignTable& t = table_b1();
   // Linear slope: F(0) = √(2/π) E|x| E|y| = √(2/π)·2/π.
   EXPECT_NEAR(t.gauss_drift(0.0, 0.0, 0.0), std::sqrt(2.0 / M_PI) * 2.0 / M_PI, 1e-5);
   for (double z : {0.1, 0.5, 1.0, 3.0, 10.0}) {
@@ -39,8 +45,10 @@ TEST(BilinearSignTable, BatchOneMatchesClosedForms) {
 
 TEST(BilinearSignTable, GaussianAverageIsConsistentWithMeanSign) {
   // E_{Δ~N(0,ρ)}[Δ h(gΔ)] = ρ g F(g²ρ): check F against Gauss–Hermite over Δ of the h table.
-  for (long batch : {1L, 4L}) {
-    const detail::BilinearSignTable t(batch, 1024, 3);
+  const detail::BilinearSignTable t4(4, 1024, 3);
+  for (const detail::BilinearSignTable* tp : {&table_b1(), &t4}) {
+    const detail::BilinearSignTable& t = *tp;
+    const long batch = t.batch();
     for (double r : {0.01, 0.3, 2.0})
       for (double a1 : {0.0, 0.3})
         for (double a2 : {0.0, 0.5}) {
@@ -127,11 +135,11 @@ TEST(BilinearSignSgdMap, MatchesMonteCarloAtBatchOneAndSixteen) {
     double lr;
     std::vector<long> rec;
   };
+  const detail::BilinearSignTable t16(16, 2048, 1);
   for (const Case& c :
        {Case{1, 0.003, {0, 16, 128, 512, 1368}}, Case{16, 0.004, {0, 16, 128, 355, 708}}}) {
-    detail::BilinearSignSgdClosure cl;
-    cl.table_samples = 2048;
-    const auto th = detail::bilinear_signsgd_map(p, c.lr, c.batch, c.rec, false, cl);
+    const auto th =
+        detail::bilinear_signsgd_map(p, c.batch == 1 ? table_b1() : t16, c.lr, c.rec, false);
     const McRisk mc = monte_carlo_signsgd(p, c.lr, c.batch, 48, c.rec);
     EXPECT_LT(th.risk.back(), 0.8 * th.risk.front());
     for (std::size_t i = 0; i < c.rec.size(); ++i) {
