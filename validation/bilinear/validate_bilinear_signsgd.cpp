@@ -157,17 +157,30 @@ int main(int argc, char** argv) {
             s2 += s * s;
           }
         const double two_r0 = s1 + sigma * sigma;
-        const double lr = c_lr * 4.0 * f0 * std::sqrt(two_r0) / sum_root;
+        double lr = c_lr * 4.0 * f0 * std::sqrt(two_r0) / sum_root;
         const long steps =
             std::min<long>(max_steps, std::lround(horizon * std::sqrt(two_r0) / (lr * f0)));
         // Relative spread of R(0) across replicas: Var R0 = ½ Σ s², R0 − σ²/2 = ½ Σ s.
         const double rel0 = std::sqrt(2.0 * s2) / two_r0;
-        const long reps =
+        long reps =
             std::clamp<long>(std::lround(std::ceil(std::pow(rel0 / 0.015, 2))), 4, max_reps);
+        // A cached run of the same problem and batch fixes (η, T, replicas): F0 from a table
+        // with other draws changes η in its last digits, and the Monte Carlo is the costly part.
+        std::ostringstream prefix;
+        prefix << "bil_signsgd_n" << n << "_B" << batch << "_a" << a_s << "_b" << beta << "_s"
+               << sigma << "_lr";
+        std::string cached;
+        for (const auto& entry : std::filesystem::directory_iterator(cache)) {
+          const std::string name = entry.path().filename().string();
+          if (name.rfind(prefix.str(), 0) == 0 && (cached.empty() || name < cached)) cached = name;
+        }
+        if (!cached.empty() && !theory_only) {
+          std::sscanf(cached.c_str() + prefix.str().size(), "%lf_T%ld_R%ld", &lr, &steps, &reps);
+        }
         const std::vector<long> rec = records(steps, n_records);
         std::ostringstream key;
-        key << cache << "/bil_signsgd_n" << n << "_B" << batch << "_a" << a_s << "_b" << beta
-            << "_s" << sigma << "_lr" << lr << "_T" << steps << "_R" << reps << ".txt";
+        key << cache << "/" << prefix.str() << lr << "_T" << steps << "_R" << reps << ".txt";
+        if (!cached.empty() && !theory_only) key.str(cache + "/" + cached);
         BilinearMcCurve mc;
         double mc_s = 0.0;
         if (theory_only) {
