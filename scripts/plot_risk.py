@@ -38,6 +38,8 @@ def read_runs(path):
             raise ResultError(f"{path}: an HDF5 file but not a signdyn result "
                               "(no format_version attribute or /runs group)")
         meta = {key: f.attrs[key] for key in f.attrs}
+        if "bilinear" in f:
+            meta["bilinear"] = {key: f["bilinear"].attrs[key] for key in f["bilinear"].attrs}
         runs = []
         for name, group in f["runs"].items():
             run = {key: group.attrs[key] for key in group.attrs}
@@ -77,6 +79,18 @@ def default_title(meta, runs):
     """"risk curves: d = .., m = .., α = .., β = .., B = .." from the stored config and runs."""
     config = str(meta.get("config", ""))
     parts = []
+    if str(meta.get("family", "regression")) == "bilinear":
+        # The bilinear problem is stored in /bilinear (docs/output-format.md).
+        spec = meta.get("bilinear", {})
+        if "n_out" in spec and "n_in" in spec:
+            parts.append(f"W {int(spec['n_out'])}×{int(spec['n_in'])}")
+        for symbol, key in (("α", "alpha"), ("β", "beta")):
+            if f"{key}_out" in spec and f"{key}_in" in spec:
+                parts.append(f"{symbol} out/in = {spec[key + '_out']:g}/{spec[key + '_in']:g}")
+        batches = sorted({int(run["batch"]) for run in runs if "batch" in run})
+        if len(batches) == 1:
+            parts.append(f"B = {batches[0]}")
+        return "bilinear" + (": " + ", ".join(parts) if parts else "")
     for keys, label in ((("problem.d",), "d"), (("problem.m",), "m")):
         value = config_value(config, *keys)
         if value is not None:

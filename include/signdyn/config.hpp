@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "signdyn/bilinear.hpp"
 #include "signdyn/dynamics.hpp"
 #include "signdyn/optimizer.hpp"
 #include "signdyn/problem.hpp"
@@ -30,9 +31,21 @@ struct TheorySpec {
   double abs_tol = 1e-12;
 };
 
+/// `problem.family`: which problem the experiment runs (theory.md §1).
+enum class ProblemFamily {
+  regression,  // matrix least squares: `problem` (d, m, basis, covariance, target)
+  bilinear,    // bilinear matrix regression: `bilinear` ([problem.bilinear], sigma shared)
+};
+
+/// Canonical name of a family ("regression", "bilinear"), as in problem.family.
+std::string_view to_string(ProblemFamily family);
+
 /// A complete, validated experiment. `optimizers` has one entry per name in optimizer.name.
+/// `problem` is used when family = regression, `bilinear` (sigma = problem.sigma) when bilinear.
 struct Experiment {
+  ProblemFamily family = ProblemFamily::regression;
   ProblemSpec problem;
+  BilinearSpec bilinear;
   std::vector<OptimizerSpec> optimizers;
   RunSpec run;
   TheorySpec theory;

@@ -19,6 +19,7 @@ enum class TheorySolver {
 struct TheoryOptions {
   std::vector<std::int64_t> record_steps;  // ascending; the last entry is the horizon
   Eigen::VectorXi modes;                   // 1-based mode indices to record
+  Eigen::MatrixXi mode_pairs;  // bilinear family: 1-based (k, l) to record, n × 2 (else unused)
   TheorySolver solver = TheorySolver::exact_map;
   double rel_tol = 1e-8;   // ode: relative error tolerance per step
   double abs_tol = 1e-12;  // ode: absolute error tolerance per step

@@ -1,9 +1,11 @@
 // signdyn/io.hpp: self-describing HDF5 result files (layout in docs/output-format.md).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "signdyn/bilinear.hpp"
 #include "signdyn/trajectory.hpp"
 
 namespace signdyn {
@@ -15,6 +17,8 @@ struct ResultMeta {
   std::string git_commit;   // commit the binary was built from
   std::string command;      // the subcommand that wrote the file ("run", "simulate", ...)
   std::string created;      // UTC time stamp, ISO 8601
+  std::string family;       // problem family ("regression", "bilinear"); empty: not recorded
+  std::optional<BilinearSpec> bilinear;  // the bilinear problem (group /bilinear), if any
 };
 
 /// A whole result file: its metadata and one Trajectory per run group.

@@ -17,6 +17,7 @@ using ProgressFn = std::function<void(double fraction)>;
 struct SimulateOptions {
   std::vector<std::int64_t> record_steps;  // ascending; the last entry is the horizon
   Eigen::VectorXi modes;                   // 1-based mode indices to record
+  Eigen::MatrixXi mode_pairs;  // bilinear family: 1-based (k, l) to record, n × 2 (else unused)
   std::int64_t replicas = 32;
   std::uint64_t seed = 1;  // replica r uses the stream (seed, r): results do not depend on threads
   int threads = 0;         // OpenMP threads over replicas; 0 = all available

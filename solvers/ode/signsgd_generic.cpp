@@ -177,7 +177,7 @@ class GenericSystem {
         comp_(gauss_hermite_half(cl.components)),
         inner_(gauss_hermite(cl.inner_nodes)),
         unode_(gauss_hermite(cl.inner_nodes)),
-        gq_(gauss_hermite(24)),
+        gq_(gauss_hermite(12)),
         sigma2_(p.sigma * p.sigma) {
     if (cl.components < 2 || (cl.components & (cl.components - 1)) != 0)
       throw Error("signsgd closure: components must be a power of two >= 2");
@@ -211,13 +211,16 @@ class GenericSystem {
     v_.resize(c_.P);
     k3_.resize(c_.P);
     phi_.resize(c_.P);
+    xi_.resize(c_.P);
     if (c_.realised) {
       rho_.resize(d);
       w2_.resize(d);
       w3_.resize(d);
       a_.resize(d);
+      self_.resize(d);
     }
     a_res_.assign(std::max(L_, 1), 0.0);
+    self_res_.assign(std::max(L_, 1), 0.0);
     gm_m_.assign(static_cast<std::size_t>(std::max(J_, 1)) * qh_, 0.0);
     gm_dm_.assign(gm_m_.size(), 0.0);
   }
@@ -311,30 +314,62 @@ class GenericSystem {
         k3_(v) = b / dd;
       }
     }
-    // Φ_p = E_g[g h(x g / √(1 + ε g²))] / √v_p, x = √(v/(K_pp S₋)), ε = κ v / S₋.
+    // Per coordinate p (docs/theory/signsgd.md §4.1): Ψ_p = E[h'(c_p)/√(K_pp S)] and
+    // Ξ_p = E[h'(c_p) c_p u_r/(S v_r)] over the column's environment: mode 1's mixture
+    // component (δ = Δ̃_1 ~ N(μ_q, s_q) with weight w_q; the law is symmetric under δ, u → −δ,
+    // −u) and u_r ~ N(0, v_r), the rest of u_p = O_p1 λ_1 δ + u_r, with the rest of S replaced
+    // by its conditional mean given u_r: S = λ_1 δ² + S_r − κ_r v_r + κ_r u_r². A Gaussian mode
+    // i then drifts by E[Δ̃_i h(c_p)] = O_pi λ_i ρ_i (Ψ_p − λ_i ρ_i Ξ_p) (Stein's lemma on Δ̃_i).
+    const bool env = J_ >= 1;
+    const double l1 = env ? p_.lambda(0) : 0.0, r1 = env ? rho_res_[0] : 0.0;
+    const double w2_1 = l1 * l1 * r1, w3_1 = w2_1 * l1 * r1;
+    const double sqrt_d = std::sqrt(static_cast<double>(d));
+    const int n_comp = env ? qh_ : 1;
     for (Eigen::Index q = 0; q < c_.P; ++q) {
-      const double v = std::max(v_(q), 1e-300);
-      const double kappa = k3_(q) / (v * v);
-      const double sm = std::max(S_ - kappa * v, 1e-12 * S_);
-      const double x = std::sqrt(v / (c_.Kpp(q) * sm)), eps = kappa * v / sm;
-      double acc = 0.0;
-      for (std::size_t k = 0; k < gq_.x.size(); ++k) {
-        const double g = gq_.x[k];
-        acc += gq_.w[k] * g * h_(x * g / std::sqrt(1.0 + eps * g * g));
+      const double o = env ? (c_.realised ? c_.O(q, 0) : c_.g(q, 0) / sqrt_d) : 0.0;
+      const double vr = std::max(v_(q) - o * o * w2_1, 1e-300);
+      const double kr = std::max(k3_(q) - o * o * w3_1, 0.0) / (vr * vr);
+      const double s_rest = std::max(S_ - l1 * r1 - kr * vr, 1e-12 * S_);
+      const double kp = c_.Kpp(q), su = std::sqrt(vr);
+      double psi = 0.0, xi = 0.0;
+      for (int k = 0; k < n_comp; ++k) {
+        const double mu = env ? y[k] : 0.0;
+        const double sd = env ? std::sqrt(std::max(y[qh_ + k], 0.0)) : 0.0;
+        const double wk = env ? comp_.w[k] : 1.0;
+        const std::size_t n_inner = sd > 0.0 ? inner_.x.size() : 1;
+        for (std::size_t a = 0; a < n_inner; ++a) {
+          const double delta = n_inner > 1 ? mu + sd * inner_.x[a] : mu;
+          const double wa = wk * (n_inner > 1 ? inner_.w[a] : 1.0);
+          const double shift = o * l1 * delta, s_delta = l1 * delta * delta + s_rest;
+          for (std::size_t b = 0; b < gq_.x.size(); ++b) {
+            const double ur = su * gq_.x[b];
+            const double S = std::max(s_delta + kr * ur * ur, 1e-12 * S_);
+            const double ks = std::sqrt(kp * S);
+            const double c = (shift + ur) / ks;
+            const double hp = wa * gq_.w[b] * h_.derivative(c);
+            psi += hp / ks;
+            xi += hp * c * ur / (S * vr);
+          }
+        }
       }
-      phi_(q) = c_.weight(q) * acc / std::sqrt(v);
+      phi_(q) = c_.weight(q) * psi;
+      xi_(q) = c_.weight(q) * xi;
     }
-    // a_i = Σ_p O_pi² Φ_p.
+    // a_i = Σ_p O_pi² Ψ_p and the self coefficient s_i = Σ_p O_pi² Ξ_p.
     double finite = 0.0;
     if (c_.realised) {
       a_.noalias() = c_.O2.transpose() * phi_;
-      finite = a_.sum();
+      self_.noalias() = c_.O2.transpose() * xi_;
+      finite = a_.sum() + self_.sum();
     } else {
       a_tail_ = phi_.sum() / static_cast<double>(d);
-      finite = a_tail_;
+      self_tail_ = xi_.sum() / static_cast<double>(d);
+      finite = a_tail_ + self_tail_;
       for (int i = 0; i < L_; ++i) {
-        a_res_[i] = (c_.g.col(i).array().square() * phi_.array()).sum() / static_cast<double>(d);
-        finite += a_res_[i];
+        const Eigen::ArrayXd g2 = c_.g.col(i).array().square();
+        a_res_[i] = (g2 * phi_.array()).sum() / static_cast<double>(d);
+        self_res_[i] = (g2 * xi_.array()).sum() / static_cast<double>(d);
+        finite += a_res_[i] + self_res_[i];
       }
       if (!floors_set_) set_bin_floors();
     }
@@ -364,28 +399,37 @@ class GenericSystem {
         dr += lambda * comp_.w[q] * f[i];
       }
     }
-    // Linear states k = i − gm_end: dy/dt = −2η a c_k y + η² q_k.
+    // Linear states k = i − gm_end: dy/dt = −2η (a − s c_k y) c_k y + η² q_k, s the self
+    // coefficient of an individual mode (y = ρ_j, c_k = λ_j) where lin_self_ says it applies
+    // (linear_states()); 0 for the other modes and the bins.
     const Eigen::Index lb = std::max(begin, gm_end);
     const double* __restrict w1 = lin_w1_.data() - gm_end;
     const double* __restrict cr = lin_c_.data() - gm_end;
     const double* __restrict src = lin_q_.data() - gm_end;
+    const double* __restrict own = lin_self_.data() - gm_end;
     const double noise = lr_ * lr_;
-    auto run = [&](Eigen::Index from, Eigen::Index to, auto a_of) {
+    auto run = [&](Eigen::Index from, Eigen::Index to, auto a_of, auto self_of) {
       for (Eigen::Index i = from; i < to; ++i) {
-        const double r = 2.0 * lr_ * a_of(i) * cr[i];
+        const double sc = own[i] * self_of(i) * cr[i];
+        const double r = 2.0 * lr_ * (a_of(i) - sc * y[i]) * cr[i];
         f[i] = noise * src[i] - r * y[i];
-        if (jd) jd[i] = static_cast<float>(-r);
+        if (jd) jd[i] = static_cast<float>(-r + 2.0 * lr_ * sc * cr[i] * y[i]);
         dr += w1[i] * f[i];
       }
     };
     if (c_.realised) {
-      run(lb, end, [&](Eigen::Index i) { return a_(lin_mode_[i - gm_end]); });
+      run(
+          lb, end, [&](Eigen::Index i) { return a_(lin_mode_[i - gm_end]); },
+          [&](Eigen::Index i) { return self_(lin_mode_[i - gm_end]); });
     } else {
       const Eigen::Index res_end = gm_end + n_res_lin_;
-      run(lb, std::min(end, res_end),
-          [&](Eigen::Index i) { return a_res_[lin_mode_[i - gm_end]]; });
-      const double a = a_tail_;
-      run(std::max(lb, res_end), end, [a](Eigen::Index) { return a; });
+      run(
+          lb, std::min(end, res_end), [&](Eigen::Index i) { return a_res_[lin_mode_[i - gm_end]]; },
+          [&](Eigen::Index i) { return self_res_[lin_mode_[i - gm_end]]; });
+      const double a = a_tail_, st = self_tail_;
+      run(
+          std::max(lb, res_end), end, [a](Eigen::Index) { return a; },
+          [st](Eigen::Index) { return st; });
     }
     acc[0] += dr;
   }
@@ -423,9 +467,17 @@ class GenericSystem {
     const double width = cl.bin_width > 0.0 ? cl.bin_width : bin_width_for(options.rel_tol);
     std::vector<double> rate;
     std::vector<Eigen::Index> pool;
+    // A mode's own self-normalisation term λ_j ρ_j s (§4.1) is kept for the modes that hold more
+    // than 10⁻⁴ of S(0) (it is below ~10⁻⁴ of the drift for the others, which drop it in either
+    // coordinate model); those modes are never binned.
+    double s0 = p_.sigma * p_.sigma;
+    for (Eigen::Index j = 0; j < d; ++j) s0 += p_.lambda(j) * p_.b(j) * p_.b(j);
+    const auto has_self = [&](Eigen::Index j) {
+      return p_.lambda(j) * p_.b(j) * p_.b(j) >= 1e-4 * s0;
+    };
     if (!c_.realised)
       for (Eigen::Index j = std::max<Eigen::Index>(L_, J_); j < d; ++j)
-        if (!recorded[j] && p_.lambda(j) > 0.0) {
+        if (!recorded[j] && p_.lambda(j) > 0.0 && !has_self(j)) {
           pool.push_back(j);
           rate.push_back(p_.lambda(j));
         }
@@ -443,7 +495,8 @@ class GenericSystem {
       const double l = p_.lambda(j), b2 = p_.b(j) * p_.b(j);
       if (j < L_) ++n_res_lin_;
       lin_mode_.push_back(j);
-      add(l, j >= L_ ? l * l : 0.0, j >= L_ ? l * l * l : 0.0, l, N_(j), b2, 0.01 * b2);
+      add(l, j >= L_ ? l * l : 0.0, j >= L_ ? l * l * l : 0.0, l, N_(j), b2, 0.01 * b2,
+          has_self(j) ? 1.0 : 0.0);
     }
     n_ind_ = static_cast<Eigen::Index>(lin_w1_.size());
     if (bins.count == 0) return;
@@ -472,7 +525,9 @@ class GenericSystem {
     bins_ = bins.count;
   }
 
-  void add(double w1, double w2, double w3, double c, double q, double y0, double floor) {
+  void add(double w1, double w2, double w3, double c, double q, double y0, double floor,
+           double self = 0.0) {
+    lin_self_.push_back(self);
     lin_w1_.push_back(w1);
     lin_w2_.push_back(w2);
     lin_w3_.push_back(w3);
@@ -562,6 +617,7 @@ class GenericSystem {
   // Linear states (linear_states()): weights in S, in Σλ²ρ and (squared) in Σλ³ρ², rate and
   // source coefficients, start; the mode (−1 for bin states).
   std::vector<double> lin_w1_, lin_w2_, lin_w3_, lin_c_, lin_q_, lin_y0_;
+  std::vector<double> lin_self_;  // 1 where the state's own self-normalisation term applies
   std::vector<Eigen::Index> lin_mode_;
   Eigen::Index n_res_lin_ = 0, n_ind_ = 0, binned_ = 0;
   int bins_ = 0;
@@ -569,10 +625,11 @@ class GenericSystem {
   bool floors_set_ = false;
   std::vector<Eigen::Index> record_;  // position of each recorded mode's state (block start)
   std::vector<char> record_gm_;
-  std::vector<double> rho_res_, a_res_, partials_;
-  Eigen::VectorXd rho_, w2_, w3_, v_, k3_, phi_, a_;  // a_, and the realised O's sums
+  std::vector<double> rho_res_, a_res_, self_res_, partials_;
+  // Per coordinate Ψ_p, Ξ_p (times the weight), and the realised O's sums a_i, s_i.
+  Eigen::VectorXd rho_, w2_, w3_, v_, k3_, phi_, xi_, a_, self_;
   std::vector<double> gm_m_, gm_dm_;
-  double lr_ = 0.0, S_ = 0.0, S0_ = -1.0, a_tail_ = 0.0;
+  double lr_ = 0.0, S_ = 0.0, S0_ = -1.0, a_tail_ = 0.0, self_tail_ = 0.0;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // coefficients (docs/theory/signsvd.md §3).
 #include "signsvd.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -44,12 +45,25 @@ class SignsvdRowModel final : public StepModel {
   Eigen::ArrayXd q_, noise_;
 };
 
+// The spectrum the equivalent-based models work on (every mode, or one entry per group with its
+// multiplicity) and the fixed-point tolerance of the equivalent.
+struct ModelSpectrum {
+  Eigen::ArrayXd lambda, weight;
+  double tolerance;
+  ModelSpectrum(const Problem& problem, const ModeGroups* groups, double tol)
+      : lambda(groups != nullptr ? groups->lambda : Eigen::ArrayXd(problem.lambda.array())),
+        weight(groups != nullptr ? groups->weight : Eigen::ArrayXd::Ones(problem.d)),
+        tolerance(tol) {}
+};
+
 // Gaussian-row deterministic equivalent (theory-derivations §5), O(d · nodes · iterations).
 class SignsvdDeModel final : public StepModel {
  public:
-  SignsvdDeModel(const Problem& problem, const OptimizerSpec& optimizer)
-      : solver_(problem.lambda.array(), static_cast<double>(optimizer.batch),
-                static_cast<double>(problem.m), problem.sigma) {}
+  SignsvdDeModel(const Problem& problem, const OptimizerSpec& optimizer, const ModelSpectrum& spec)
+      : solver_(spec.lambda, static_cast<double>(optimizer.batch), static_cast<double>(problem.m),
+                problem.sigma, spec.weight) {
+    solver_.set_tolerance(spec.tolerance);
+  }
 
   void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
                 Eigen::ArrayXd& noise) override {
@@ -65,10 +79,12 @@ class SignsvdDeModel final : public StepModel {
 // smooth in the state; the law costs O(d · nodes²) per evaluation).
 class SignsvdBatchOneModel final : public StepModel {
  public:
-  SignsvdBatchOneModel(const Problem& problem, double refresh_tol)
-      : de_(problem.lambda.array(), 1.0, static_cast<double>(problem.m), problem.sigma),
-        exact_(problem.lambda.array(), static_cast<double>(problem.m), problem.sigma, 0.5),
-        factors_(problem.lambda.array(), problem.sigma * problem.sigma, refresh_tol) {}
+  SignsvdBatchOneModel(const Problem& problem, const ModelSpectrum& spec, double refresh_tol)
+      : de_(spec.lambda, 1.0, static_cast<double>(problem.m), problem.sigma, spec.weight),
+        exact_(spec.lambda, static_cast<double>(problem.m), problem.sigma, 0.5, spec.weight),
+        factors_(spec.weight * spec.lambda, problem.sigma * problem.sigma, refresh_tol) {
+    de_.set_tolerance(spec.tolerance);
+  }
 
   void evaluate(const Eigen::ArrayXd& rho, double /*t*/, Eigen::ArrayXd& drift,
                 Eigen::ArrayXd& noise) override {
@@ -97,32 +113,75 @@ void check_inputs(const Problem& problem, const OptimizerSpec& optimizer) {
 
 }  // namespace
 
+// Horizon × fastest initial relaxation rate above which the ODE is integrated in log time.
+constexpr double kStiffHorizon = 100.0;
+
+double signsvd_group_width(double rel_tol) {
+  return std::min(0.05, std::sqrt(10.0 * std::max(rel_tol, 0.0)));
+}
+
 std::unique_ptr<StepModel> make_signsvd_model(const Problem& problem,
                                               const OptimizerSpec& optimizer,
-                                              SignsvdClosure closure) {
+                                              SignsvdClosure closure, const ModeGroups* groups,
+                                              double fixed_point_tol) {
   check_inputs(problem, optimizer);
+  if (groups != nullptr && closure != SignsvdClosure::de && closure != SignsvdClosure::de_only)
+    throw Error("SignSVD theory: only the deterministic-equivalent closures take mode groups");
+  const ModelSpectrum spec(problem, groups, fixed_point_tol);
   switch (closure) {
     case SignsvdClosure::row:
       return std::make_unique<SignsvdRowModel>(problem, optimizer, kInfiniteOutputs);
     case SignsvdClosure::row_finite_m:
       return std::make_unique<SignsvdRowModel>(problem, optimizer, static_cast<double>(problem.m));
     case SignsvdClosure::de:
-      if (optimizer.batch == 1) return std::make_unique<SignsvdBatchOneModel>(problem, 0.05);
-      return std::make_unique<SignsvdDeModel>(problem, optimizer);
+      if (optimizer.batch == 1) return std::make_unique<SignsvdBatchOneModel>(problem, spec, 0.05);
+      return std::make_unique<SignsvdDeModel>(problem, optimizer, spec);
     case SignsvdClosure::de_only:
-      return std::make_unique<SignsvdDeModel>(problem, optimizer);
+      return std::make_unique<SignsvdDeModel>(problem, optimizer, spec);
   }
   throw Error("SignSVD theory: unknown closure");
 }
 
 Trajectory signsvd_predict(const Problem& problem, const OptimizerSpec& optimizer,
-                           const TheoryOptions& options, SignsvdClosure closure) {
-  auto model = make_signsvd_model(problem, optimizer, closure);
+                           const TheoryOptions& options, SignsvdClosure closure,
+                           const SignsvdCompression& compression) {
   switch (options.solver) {
-    case TheorySolver::exact_map:
+    case TheorySolver::exact_map: {
+      auto model = make_signsvd_model(problem, optimizer, closure);
       return iterate_step_model(problem, optimizer, options, *model, "expected_map");
-    case TheorySolver::ode:
-      return integrate_step_model(problem, optimizer, options, *model, "ode_dopri5");
+    }
+    case TheorySolver::ode: {
+      // Mode compression (signsvd.md §4.5) for the equivalent-based closures.
+      ModeGroups groups;
+      bool grouped = false;
+      const bool de = closure == SignsvdClosure::de || closure == SignsvdClosure::de_only;
+      if (de && compression.mode != SignsvdCompression::Mode::off &&
+          (problem.lambda.array() > 0.0).all()) {
+        const double width =
+            compression.width > 0.0 ? compression.width : signsvd_group_width(options.rel_tol);
+        groups =
+            group_modes(problem.lambda.array(), problem.b.array().square(), width, options.modes);
+        grouped =
+            compression.mode == SignsvdCompression::Mode::on || 2 * groups.size() <= problem.d;
+      }
+      // The equivalent's fixed points need far less than round-off for an ODE at rel_tol:
+      // 1e-4·rel_tol changes the risk by ≲ 1e-2·rel_tol (signsvd.md §4.5).
+      const double fixed_point_tol = std::clamp(1e-4 * options.rel_tol, 1e-13, 1e-8);
+      auto model = make_signsvd_model(problem, optimizer, closure, grouped ? &groups : nullptr,
+                                      fixed_point_tol);
+      const ModeGroups* g = grouped ? &groups : nullptr;
+      // Explicit Dormand–Prince while the horizon is short against the fastest relaxation time
+      // (it then needs few steps, also at tight tolerances); the log-time Rosenbrock-W method
+      // when it is not (dopri5 would need ≳ horizon·rate/3.3 steps for stability alone).
+      const Eigen::ArrayXd rho0 = g != nullptr ? g->b2 : Eigen::ArrayXd(problem.b.array().square());
+      Eigen::ArrayXd drift, noise;
+      model->evaluate(rho0, 0.0, drift, noise);
+      const double lr0 = optimizer.schedule.lr_at(optimizer.lr, 0.0);
+      const double rate = 2.0 * std::abs(lr0) * (rho0 > 0.0).select(drift / rho0, 0.0).maxCoeff();
+      if (rate * static_cast<double>(options.record_steps.back()) <= kStiffHorizon)
+        return integrate_step_model(problem, optimizer, options, *model, "ode_dopri5", g);
+      return integrate_step_model_stiff(problem, optimizer, options, *model, g);
+    }
   }
   throw Error("predict: unknown theory solver");
 }

@@ -18,13 +18,17 @@ namespace signdyn::detail {
 /// Evaluates the B = 1 law by trapezoid rules in ln u, ln v (exponentially convergent).
 class SignsvdBatchOneSolver {
  public:
-  SignsvdBatchOneSolver(const Eigen::ArrayXd& lambda, double m, double sigma, double step = 0.25);
+  /// `weight` (optional, default all 1): entry j stands for weight(j) modes of equal λ_j and ρ_j
+  /// (mode_groups.hpp); the products and traces over modes are then weighted.
+  SignsvdBatchOneSolver(const Eigen::ArrayXd& lambda, double m, double sigma, double step = 0.25,
+                        const Eigen::ArrayXd& weight = Eigen::ArrayXd());
 
   /// Drift A_j and noise N_j at the Gaussian-row state ρ. O(d · nodes²).
   void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise) const;
 
  private:
   Eigen::ArrayXd lambda_;
+  Eigen::ArrayXd weight_;  // multiplicity of each entry
   double m_, sigma2_, c_m_, step_;
   Eigen::ArrayXd noise_;  // N_j does not depend on ρ
 };

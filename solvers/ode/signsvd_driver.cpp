@@ -6,7 +6,10 @@
 #include <boost/numeric/odeint/external/eigen/eigen.hpp>
 #include <chrono>
 #include <string>
+#include <vector>
 
+#include "signdyn/error.hpp"
+#include "system_driver.hpp"
 #include "theory_recorder.hpp"
 
 namespace signdyn::detail {
@@ -19,20 +22,121 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // Thrown from inside odeint to stop at a blow-up.
 struct StopIntegration {};
 
+// The initial state: b_j² per mode, or b̄_g² per group.
+Eigen::ArrayXd initial_state(const Problem& problem, const ModeGroups* groups) {
+  return groups != nullptr ? groups->b2 : Eigen::ArrayXd(problem.b.array().square());
+}
+
+// Records the state (per mode, or per group with the groups' weights) as record `index`.
+bool record_state(TheoryRecorder& recorder, const Problem& problem, const TheoryOptions& options,
+                  const ModeGroups* groups, std::size_t index, const Eigen::ArrayXd& rho) {
+  if (groups == nullptr) return recorder.record(index, rho.matrix());
+  const double risk =
+      0.5 * (groups->weight * groups->lambda * rho).sum() + 0.5 * problem.sigma * problem.sigma;
+  std::vector<double> modes(static_cast<std::size_t>(options.modes.size()));
+  for (Eigen::Index k = 0; k < options.modes.size(); ++k)
+    modes[static_cast<std::size_t>(k)] =
+        rho(groups->of[static_cast<std::size_t>(options.modes(k) - 1)]);
+  return recorder.record_values(index, risk, modes.data());
+}
+
+// A StepModel as a System of log_rosenbrock.hpp: the model is evaluated once per stage in
+// prepare() (it is global: the equivalent's fixed point couples all modes), the per-mode right-
+// hand side and the diagonal Jacobian −2η A_j/ρ_j are then read in chunks.
+class StepModelSystem {
+ public:
+  StepModelSystem(const Problem& problem, const OptimizerSpec& optimizer,
+                  const TheoryOptions& options, StepModel& model, const ModeGroups* groups)
+      : optimizer_(optimizer), model_(model), sigma2_(problem.sigma * problem.sigma) {
+    const Eigen::Index n = groups != nullptr ? groups->size() : problem.d;
+    risk_weight_ = groups != nullptr ? Eigen::ArrayXd(groups->weight * groups->lambda)
+                                     : Eigen::ArrayXd(problem.lambda.array());
+    for (Eigen::Index k = 0; k < options.modes.size(); ++k) {
+      const auto j = static_cast<std::size_t>(options.modes(k) - 1);
+      record_.push_back(groups != nullptr ? groups->of[j] : static_cast<Eigen::Index>(j));
+    }
+    rho_.resize(n);
+    drift_.resize(n);
+    noise_.resize(n);
+  }
+
+  Eigen::Index size() const { return rho_.size(); }
+  int rank() const { return 0; }
+  const double* coupling(int) const { return nullptr; }
+  int linear_scalars() const { return 1; }
+  const double* scalar_weights(int) const { return risk_weight_.data(); }  // Σ w λ ρ = 2R − σ²
+  int accumulators() const { return 1; }
+  int outputs() const { return 1 + static_cast<int>(record_.size()); }
+
+  bool prepare(double t, const double* y, const double* s) {
+    lr_ = optimizer_.schedule.lr_at(optimizer_.lr, t);
+    two_r_ = s[0] + sigma2_;
+    if (two_r0_ < 0.0) two_r0_ = two_r_;
+    if (!is_finite_risk(two_r_)) return false;
+    // Energies are ≥ 0; the integrator's stages may probe slightly below.
+    rho_ = Eigen::Map<const Eigen::ArrayXd>(y, rho_.size()).max(0.0);
+    model_.evaluate(rho_, t, drift_, noise_);
+    return drift_.allFinite() && noise_.allFinite();
+  }
+
+  // The expected risk of a stable run never grows by six orders of magnitude.
+  bool blown_up() const { return two_r_ > 1e6 * std::max(two_r0_, 1.0); }
+
+  void evaluate(Eigen::Index begin, Eigen::Index end, const double* /*y*/, double* f, float* jd,
+                float* /*u*/, double* acc) const {
+    double dr = 0.0;
+    for (Eigen::Index i = begin; i < end; ++i) {
+      f[i] = -2.0 * lr_ * drift_(i) + lr_ * lr_ * noise_(i);
+      dr += risk_weight_(i) * f[i];
+    }
+    if (jd != nullptr)
+      for (Eigen::Index i = begin; i < end; ++i)
+        jd[i] = rho_(i) > 0.0 ? static_cast<float>(-2.0 * lr_ * drift_(i) / rho_(i)) : 0.0f;
+    acc[0] += dr;
+  }
+
+  void observe(const double* y, const double* f, const double* acc, double* value,
+               double* rate) const {
+    value[0] = 0.5 * two_r_;  // R = ½ (Σ w λ ρ + σ²)
+    rate[0] = 0.5 * acc[0];
+    for (std::size_t k = 0; k < record_.size(); ++k) {
+      value[1 + k] = y[record_[k]];
+      rate[1 + k] = f[record_[k]];
+    }
+  }
+
+ private:
+  const OptimizerSpec& optimizer_;
+  StepModel& model_;
+  double sigma2_;
+  Eigen::ArrayXd risk_weight_, rho_, drift_, noise_;
+  std::vector<Eigen::Index> record_;  // state index of each recorded mode
+  double lr_ = 0.0, two_r_ = 0.0, two_r0_ = -1.0;
+};
+
 }  // namespace
+
+Trajectory integrate_step_model_stiff(const Problem& problem, const OptimizerSpec& optimizer,
+                                      const TheoryOptions& options, StepModel& model,
+                                      const ModeGroups* groups) {
+  if (options.solver != TheorySolver::ode)
+    throw Error("integrate_step_model_stiff: the options must ask for the ode solver");
+  StepModelSystem system(problem, optimizer, options, model, groups);
+  return run_system(system, initial_state(problem, groups).matrix(), problem, optimizer, options);
+}
 
 Trajectory iterate_step_model(const Problem& problem, const OptimizerSpec& optimizer,
                               const TheoryOptions& options, StepModel& model,
-                              const std::string& solver_name) {
+                              const std::string& solver_name, const ModeGroups* groups) {
   const auto start = std::chrono::steady_clock::now();
   TheoryRecorder recorder(problem, optimizer, options, solver_name);
-  Eigen::ArrayXd rho = problem.b.array().square();
+  Eigen::ArrayXd rho = initial_state(problem, groups);
   Eigen::ArrayXd drift(rho.size()), noise(rho.size());
   const auto& steps = options.record_steps;
   std::size_t next = 0;
   for (std::int64_t k = 0; next < steps.size(); ++k) {
     if (k == steps[next]) {
-      if (!recorder.record(next, rho.matrix())) break;
+      if (!record_state(recorder, problem, options, groups, next, rho)) break;
       ++next;
       if (next == steps.size()) break;
     }
@@ -47,12 +151,13 @@ Trajectory iterate_step_model(const Problem& problem, const OptimizerSpec& optim
 
 Trajectory integrate_step_model(const Problem& problem, const OptimizerSpec& optimizer,
                                 const TheoryOptions& options, StepModel& model,
-                                const std::string& solver_name) {
+                                const std::string& solver_name, const ModeGroups* groups) {
   namespace odeint = boost::numeric::odeint;
   using State = Eigen::VectorXd;
   const auto start = std::chrono::steady_clock::now();
   TheoryRecorder recorder(problem, optimizer, options, solver_name);
-  Eigen::ArrayXd rho_a(problem.d), drift(problem.d), noise(problem.d);
+  const Eigen::ArrayXd rho0 = initial_state(problem, groups);
+  Eigen::ArrayXd rho_a(rho0.size()), drift(rho0.size()), noise(rho0.size());
   auto rhs = [&](const State& rho, State& drho, double t) {
     if (!rho.allFinite()) {
       recorder.stop(RunStatus::diverged, "the ODE state is not finite near step " +
@@ -66,10 +171,11 @@ Trajectory integrate_step_model(const Problem& problem, const OptimizerSpec& opt
     drho.array() = -2.0 * lr * drift + lr * lr * noise;
   };
   std::vector<double> times(options.record_steps.begin(), options.record_steps.end());
-  State rho = problem.b.array().square().matrix();
+  State rho = rho0.matrix();
   std::size_t next = 0;
   auto observer = [&](const State& x, double /*t*/) {
-    if (!recorder.record(next, x.array().max(0.0).matrix())) throw StopIntegration{};
+    if (!record_state(recorder, problem, options, groups, next, x.array().max(0.0)))
+      throw StopIntegration{};
     ++next;
   };
   try {

@@ -13,6 +13,8 @@
 #include "app.hpp"
 #include "explore_common.hpp"
 #include "progress.hpp"
+#include "signdyn/bilinear_dynamics.hpp"
+#include "signdyn/bilinear_simulate.hpp"
 #include "signdyn/compare.hpp"
 #include "signdyn/dynamics.hpp"
 #include "signdyn/error.hpp"
@@ -41,7 +43,7 @@ void prepare_output(const std::string& path) {
                   "/result.h5");
 }
 
-std::string describe_problem(const ProblemSpec& p) {
+std::string describe_regression(const ProblemSpec& p) {
   std::ostringstream s;
   s << "d = " << p.d << ", m = " << p.m << ", sigma = " << p.sigma << ", basis "
     << (p.basis == BasisKind::diagonal ? "diagonal" : "generic");
@@ -65,6 +67,74 @@ std::string describe_problem(const ProblemSpec& p) {
   return s.str();
 }
 
+std::string describe_bilinear(const BilinearSpec& b) {
+  std::ostringstream s;
+  s << "bilinear, n_out = " << b.n_out << ", n_in = " << b.n_in << ", sigma = " << b.sigma
+    << ", mu_k = k^(-2*" << b.alpha_out << "), lambda_l = l^(-2*" << b.alpha_in << "), W*_kl = k^(-"
+    << b.beta_out << ") l^(-" << b.beta_in << ") z_kl";
+  return s.str();
+}
+
+// Monte Carlo of one optimizer on the bilinear problem as a Trajectory: records at
+// so.record_steps, columns at so.mode_pairs. Records from the first non-finite (or > 1e150)
+// mean risk on are dropped and the run is `diverged` when any replica diverged.
+Trajectory simulate_bilinear_run(const BilinearProblem& problem, const OptimizerSpec& opt,
+                                 const SimulateOptions& so) {
+  const auto start = std::chrono::steady_clock::now();
+  BilinearSimulateOptions o;
+  o.replicas = so.replicas;
+  o.seed = so.seed;
+  o.record_steps.assign(so.record_steps.begin(), so.record_steps.end());
+  o.keep_rho = so.mode_pairs.rows() > 0;
+  o.threads = so.threads;
+  o.progress = so.progress;
+  const BilinearMcCurve curve = simulate_bilinear(problem, opt, o);
+
+  Trajectory tr;
+  tr.method = "mc";
+  tr.optimizer = std::string(to_string(opt.kind));
+  tr.solver = "replicas";
+  tr.batch = opt.batch;
+  tr.lr = opt.lr;
+  tr.seed = so.seed;
+  tr.replicas = so.replicas;
+  const Eigen::Index n_pairs = so.mode_pairs.rows();
+  tr.mode_pairs = n_pairs > 0 ? so.mode_pairs : Eigen::MatrixXi(0, 2);
+  tr.modes = n_pairs > 0 ? Eigen::VectorXi(so.mode_pairs.col(0)) : Eigen::VectorXi(0);
+  auto n_rec = static_cast<Eigen::Index>(curve.steps.size());
+  for (Eigen::Index i = 0; i < n_rec; ++i) {
+    const double r = curve.risk[static_cast<std::size_t>(i)];
+    if (!std::isfinite(r) || r > 1e150) {
+      n_rec = i;
+      break;
+    }
+  }
+  tr.t.resize(n_rec);
+  tr.risk.resize(n_rec);
+  tr.risk_se.resize(n_rec);
+  tr.rho.resize(n_rec, n_pairs);
+  tr.rho_se.resize(n_rec, n_pairs);
+  for (Eigen::Index i = 0; i < n_rec; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    tr.t(i) = static_cast<double>(curve.steps[u]);
+    tr.risk(i) = curve.risk[u];
+    tr.risk_se(i) = curve.risk_se[u];
+    for (Eigen::Index c = 0; c < n_pairs; ++c) {
+      const Eigen::Index k = so.mode_pairs(c, 0) - 1, l = so.mode_pairs(c, 1) - 1;
+      tr.rho(i, c) = curve.rho[u](k, l);
+      tr.rho_se(i, c) = curve.rho_se[u](k, l);
+    }
+  }
+  if (curve.diverged > 0 || n_rec < static_cast<Eigen::Index>(curve.steps.size())) {
+    tr.status = RunStatus::diverged;
+    tr.message = std::to_string(curve.diverged) + " of " + std::to_string(so.replicas) +
+                 " replicas diverged (non-finite residual); the records every replica reached "
+                 "are kept; lower optimizer.lr";
+  }
+  tr.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return tr;
+}
+
 std::string describe_optimizer(const OptimizerSpec& o) {
   std::ostringstream s;
   s << to_string(o.kind) << " (lr " << o.lr << ", batch " << o.batch;
@@ -85,6 +155,24 @@ std::string fmt(const char* format, double value) {
 }
 
 }  // namespace
+
+std::string describe_problem(const Experiment& experiment) {
+  return experiment.family == ProblemFamily::bilinear ? describe_bilinear(experiment.bilinear)
+                                                      : describe_regression(experiment.problem);
+}
+
+ResultMeta experiment_meta(const std::string& command, const Experiment& experiment) {
+  ResultMeta meta = make_meta(command, experiment.resolved_toml);
+  meta.family = std::string(to_string(experiment.family));
+  if (experiment.family == ProblemFamily::bilinear) meta.bilinear = experiment.bilinear;
+  return meta;
+}
+
+bool job_has_theory(const ExperimentJob& job, const OptimizerSpec& optimizer) {
+  return job.experiment.family == ProblemFamily::bilinear
+             ? has_bilinear_theory(job.bilinear, optimizer)
+             : has_theory(job.problem, optimizer);
+}
 
 void print_risk_table(std::ostream& out, const Trajectory* mc, const Trajectory* theory) {
   if (mc && theory) {
@@ -109,20 +197,30 @@ void print_risk_table(std::ostream& out, const Trajectory* mc, const Trajectory*
 }
 
 ExperimentJob plan_experiment(const Experiment& experiment, const std::string& command) {
-  ExperimentJob job{command, experiment, make_problem(experiment.problem), experiment.run.mc,
-                    experiment.run.theory};
+  ExperimentJob job;
+  job.command = command;
+  job.experiment = experiment;
+  if (experiment.family == ProblemFamily::bilinear)
+    job.bilinear = make_bilinear_problem(experiment.bilinear);
+  else
+    job.problem = make_problem(experiment.problem);
+  job.mc = experiment.run.mc;
+  job.theory = experiment.run.theory;
   if (command == "simulate") job.mc = true, job.theory = false;
   if (command == "ode") job.mc = false, job.theory = true;
   if (command == "compare") job.mc = true, job.theory = true;
   if (command == "ode" || command == "compare") {
     // Optimizers without dynamics are skipped with a note; with none left there is no job.
     bool any = false;
-    for (const OptimizerSpec& opt : experiment.optimizers)
-      any = any || has_theory(job.problem, opt);
+    for (const OptimizerSpec& opt : experiment.optimizers) any = any || job_has_theory(job, opt);
     if (!any)
       throw Error("`signdyn " + command +
                   "` needs deterministic dynamics, which are not implemented yet for " +
-                  "the optimizers in optimizer.name; use `signdyn simulate` for them");
+                  "the optimizers in optimizer.name" +
+                  (experiment.family == ProblemFamily::bilinear
+                       ? std::string(" on the bilinear family (it has SGD's)")
+                       : std::string()) +
+                  "; use `signdyn simulate` for them");
   }
   return job;
 }
@@ -131,14 +229,19 @@ ExperimentRuns run_methods(const ExperimentJob& job, int threads, bool verbose, 
                            std::ostream& err) {
   const Experiment& exp = job.experiment;
   const Problem& problem = job.problem;
+  const bool bilinear = exp.family == ProblemFamily::bilinear;
   const std::vector<std::int64_t> steps = record_steps(exp.run.steps, exp.run.records);
-  const Eigen::VectorXi modes = record_modes(problem.d, exp.run.modes);
+  const Eigen::VectorXi modes =
+      bilinear ? Eigen::VectorXi() : record_modes(problem.d, exp.run.modes);
+  const Eigen::MatrixXi pairs =
+      bilinear ? record_mode_pairs(job.bilinear.n_out, job.bilinear.n_in, exp.run.modes)
+               : Eigen::MatrixXi();
   ExperimentRuns result;
   std::vector<Trajectory>& runs = result.runs;
   for (const OptimizerSpec& opt : exp.optimizers) {
     ExperimentRuns::Pair pair;
     const std::string name(to_string(opt.kind));
-    if (job.command == "compare" && !has_theory(problem, opt)) {
+    if (job.command == "compare" && !job_has_theory(job, opt)) {
       if (verbose)
         err << "  note: no deterministic dynamics for " << name << " yet; not compared\n";
       result.pairs.push_back(pair);
@@ -149,26 +252,30 @@ ExperimentRuns run_methods(const ExperimentJob& job, int threads, bool verbose, 
       SimulateOptions so;
       so.record_steps = steps;
       so.modes = modes;
+      so.mode_pairs = pairs;
       so.replicas = exp.run.replicas;
       so.seed = exp.run.seed;
       so.threads = threads;
       so.progress = [&progress](double f) { progress.update(f); };
-      runs.push_back(simulate(problem, opt, so));
+      runs.push_back(bilinear ? simulate_bilinear_run(job.bilinear, opt, so)
+                              : simulate(problem, opt, so));
       progress.finish();
       pair.mc = static_cast<std::ptrdiff_t>(runs.size()) - 1;
     }
     if (job.theory) {
-      if (!has_theory(problem, opt)) {
+      if (!job_has_theory(job, opt)) {
         if (verbose)
           err << "  note: no deterministic dynamics for " << name << " yet; Monte Carlo only\n";
       } else {
         TheoryOptions to;
         to.record_steps = steps;
         to.modes = modes;
+        to.mode_pairs = pairs;
         to.solver = exp.theory.solver;
         to.rel_tol = exp.theory.rel_tol;
         to.abs_tol = exp.theory.abs_tol;
-        runs.push_back(predict(problem, opt, to));
+        runs.push_back(bilinear ? predict_bilinear(job.bilinear, opt, to)
+                                : predict(problem, opt, to));
         pair.theory = static_cast<std::ptrdiff_t>(runs.size()) - 1;
       }
     }
@@ -187,7 +294,7 @@ int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& e
   const bool verbose = !request.quiet;
   const bool bar = verbose && is_terminal(err);
   if (verbose) {
-    err << "signdyn " << request.command << ": " << describe_problem(exp.problem) << "\n"
+    err << "signdyn " << request.command << ": " << describe_problem(exp) << "\n"
         << "  " << exp.run.steps << " steps, " << exp.run.records << " records";
     if (job.mc) err << ", " << exp.run.replicas << " replicas (seed " << exp.run.seed << ")";
     err << "\n";
@@ -196,7 +303,7 @@ int run_experiment(const RunRequest& request, std::ostream& out, std::ostream& e
   const ExperimentRuns result = run_methods(job, request.threads, verbose, bar, err);
   const std::vector<Trajectory>& runs = result.runs;
   const std::vector<ExperimentRuns::Pair>& pairs = result.pairs;
-  write_result(out_path, make_meta(request.command, exp.resolved_toml), runs);
+  write_result(out_path, experiment_meta(request.command, exp), runs);
 
   double worst_z = 0.0;
   for (std::size_t k = 0; k < exp.optimizers.size(); ++k) {
@@ -240,7 +347,7 @@ int show_info(const std::string& path, std::ostream& out) {
       << ", format " << file.format_version << "\n";
   try {
     const Experiment exp = parse_config(file.meta.config_toml, path + ":/config");
-    out << "  problem: " << describe_problem(exp.problem) << "\n  optimizers:";
+    out << "  problem: " << describe_problem(exp) << "\n  optimizers:";
     for (const OptimizerSpec& o : exp.optimizers) out << " " << describe_optimizer(o);
     out << "\n";
   } catch (const Error&) {

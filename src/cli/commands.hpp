@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "signdyn/bilinear.hpp"
 #include "signdyn/config.hpp"
 #include "signdyn/io.hpp"
 #include "signdyn/problem.hpp"
@@ -25,13 +26,25 @@ struct RunRequest {
 };
 
 /// An experiment ready to run: its config, the realised problem and the methods `command` asks for.
+/// `problem` is realised for the regression family, `bilinear` for the bilinear family.
 struct ExperimentJob {
   std::string command;  // "run", "simulate", "ode", "compare", "sweep"
   Experiment experiment;
   Problem problem;
+  BilinearProblem bilinear;
   bool mc = true;
   bool theory = true;
 };
+
+/// True when the job's problem family has deterministic dynamics for the optimizer.
+bool job_has_theory(const ExperimentJob& job, const OptimizerSpec& optimizer);
+
+/// One line describing the experiment's problem (family, sizes, spectra, target).
+std::string describe_problem(const Experiment& experiment);
+
+/// Root metadata of a result file of `experiment` written by `command` (family and, for the
+/// bilinear family, its problem included).
+ResultMeta experiment_meta(const std::string& command, const Experiment& experiment);
 
 /// Resolves which methods `command` runs; throws Error when "ode" or "compare" is asked of
 /// optimizers none of which has deterministic dynamics.

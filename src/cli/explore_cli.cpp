@@ -149,6 +149,7 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
 
 int run_lr_search(const LrSearchRequest& request, std::ostream& out, std::ostream& err) {
   const Experiment exp = load_config(request.config_path, request.overrides);
+  require_regression(exp, "lr-search");
   std::vector<std::int64_t> horizons = request.horizons;
   if (horizons.empty()) horizons.push_back(exp.run.steps);
   horizons = to_steps(as_doubles(horizons), "--horizon");
@@ -276,6 +277,7 @@ int run_phase_diagram(const PhaseRequest& request, std::ostream& out, std::ostre
                       "signsgd,signsvd (got '" +
                           request.optimizers + "')");
   const Experiment exp = load_config(request.config_path, overrides);
+  require_regression(exp, "phase-diagram");
   PhaseDiagramOptions options;
   options.alphas = parse_number_list(request.alphas, "--alpha");
   options.betas = parse_number_list(request.betas, "--beta");
@@ -391,6 +393,7 @@ int run_batch_transition(const BatchRequest& request, std::ostream& out, std::os
   const std::vector<OptimizerKind> kinds =
       parse_optimizers(request.optimizers, "--optimizers", request.config_path, overrides);
   const Experiment exp = load_config(request.config_path, overrides);
+  require_regression(exp, "batch-transition");
   BatchTransitionOptions options;
   options.optimizers = kinds;
   options.tune_lr = request.tune;

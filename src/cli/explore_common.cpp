@@ -52,6 +52,15 @@ void prepare_output_path(const std::string& path) {
                   "/result.h5");
 }
 
+void require_regression(const Experiment& experiment, const std::string& command) {
+  if (experiment.family == ProblemFamily::regression) return;
+  throw ConfigError("problem.family",
+                    "problem.family = \"" + std::string(to_string(experiment.family)) +
+                        "\": `signdyn " + command +
+                        "` supports the regression family only so far; run the bilinear family "
+                        "with `signdyn compare`, `simulate`, `ode` or `sweep`");
+}
+
 ResultMeta make_meta(const std::string& command, const std::string& config_toml) {
   ResultMeta meta;
   meta.config_toml = config_toml;

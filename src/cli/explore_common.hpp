@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "signdyn/config.hpp"
 #include "signdyn/io.hpp"
 
 namespace signdyn::cli {
@@ -28,6 +29,10 @@ std::string default_result_path(const std::string& config_path, const std::strin
 
 /// Creates the parent directory of `path`; throws IoError when `path` cannot be a file there.
 void prepare_output_path(const std::string& path);
+
+/// Throws ConfigError naming problem.family when `command` (an exploration subcommand built on
+/// the regression family's dynamics) is asked of the bilinear family.
+void require_regression(const Experiment& experiment, const std::string& command);
 
 /// Root metadata of a file written by `command` from the resolved configuration `config_toml`.
 ResultMeta make_meta(const std::string& command, const std::string& config_toml);

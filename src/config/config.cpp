@@ -44,8 +44,23 @@ enum class Origin { schema_default, file, command_line };
 struct Setting {
   Value value;
   Origin origin = Origin::schema_default;
-  bool bad = false;  // a value given for this key was rejected
+  bool bad = false;     // a value given for this key was rejected
+  Value default_value;  // the schema default, to tell a setting that changes something
 };
+
+// True when two values are equal (lr tables are never compared: they are not problem keys).
+bool same_value(const Value& a, const Value& b) {
+  if (a.index() != b.index()) return false;
+  return std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, LrValue>)
+          return false;
+        else
+          return x == std::get<T>(b);
+      },
+      a);
+}
 
 // One problem found in the configuration. Problems are reported ordered by phase (file,
 // then --set in argument order, then cross-field checks) and by position in the file.
@@ -334,7 +349,8 @@ class Settings {
       Issues issues;
       auto value = convert(spec, *parsed.get("v"), Place{}, issues);
       if (!value) throw std::logic_error("invalid schema default for " + std::string(spec.key));
-      settings_.emplace(std::string(spec.key), Setting{std::move(*value)});
+      settings_.emplace(std::string(spec.key),
+                        Setting{*value, Origin::schema_default, false, std::move(*value)});
     }
   }
 
@@ -548,6 +564,81 @@ std::optional<double> lr_of(const LrValue& lr, std::string_view name) {
   return lr.all;
 }
 
+// TOML literal of a scalar value (integer, real, boolean, string), for messages.
+std::string literal_of(const Value& value) {
+  if (const auto* i = std::get_if<std::int64_t>(&value)) return std::to_string(*i);
+  if (const auto* x = std::get_if<double>(&value)) return format_real(*x);
+  if (const auto* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
+  if (const auto* t = std::get_if<std::string>(&value)) return quote(*t);
+  return "...";
+}
+
+// What to do instead of a regression-family key when problem.family = "bilinear".
+std::string bilinear_replacement(std::string_view key) {
+  if (key == "problem.d" || key == "problem.m")
+    return "the bilinear dimensions are problem.bilinear.n_out and problem.bilinear.n_in";
+  if (key == "problem.covariance.alpha")
+    return "the bilinear exponents are problem.bilinear.alpha_out and problem.bilinear.alpha_in";
+  if (key == "problem.target.beta")
+    return "the bilinear exponents are problem.bilinear.beta_out and problem.bilinear.beta_in";
+  if (key == "problem.covariance.kind")
+    return "the bilinear inputs have power-law spectra; problem.bilinear.alpha_out = 0 "
+           "(alpha_in = 0) makes a side isotropic";
+  if (key == "problem.target.kind")
+    return "the bilinear target is a power law; problem.bilinear.beta_out = beta_in = 0 makes "
+           "it isotropic";
+  if (key == "problem.basis.kind" || key == "problem.basis.seed")
+    return "only the diagonal basis is implemented for the bilinear family (SGD, SignSVD and "
+           "Muon are rotation-equivariant, so their curves do not depend on the basis)";
+  if (key == "theory.solver")
+    return "the bilinear dynamics are iterated as exact maps; remove the key or set "
+           "theory.solver = \"exact_map\"";
+  return "remove it";
+}
+
+// Keys that belong to one family are an error when the other family runs and they are set to
+// something other than their default (at their default they change nothing and are ignored,
+// so configs/default.toml, which spells out every key, works for both families).
+void check_family(const Settings& s, Issues& issues) {
+  const Place place{kCrossPhase, 0, 0};
+  if (s.at("problem.family").bad) return;
+  const bool bilinear = s.get<std::string>("problem.family") == "bilinear";
+  constexpr std::string_view bilinear_table = "problem.bilinear.";
+  for (const auto& spec : config_schema()) {
+    const std::string_view key = spec.key;
+    const bool of_bilinear = key.substr(0, bilinear_table.size()) == bilinear_table;
+    const bool of_regression = (key.substr(0, 8) == "problem." && !of_bilinear &&
+                                key != "problem.family" && key != "problem.sigma") ||
+                               key == "theory.solver";
+    const Setting& setting = s.at(key);
+    if (setting.bad || same_value(setting.value, setting.default_value)) continue;
+    const std::string given = std::string(key) + " = " + literal_of(setting.value);
+    if (bilinear && of_regression)
+      issues.add(std::string(key),
+                 given + ": not used by problem.family = \"bilinear\"; " +
+                     bilinear_replacement(key) + " (or remove " + std::string(key) + ")",
+                 place);
+    else if (!bilinear && of_bilinear)
+      issues.add(std::string(key),
+                 given + ": used only when problem.family = \"bilinear\" (it is \"" +
+                     s.get<std::string>("problem.family") +
+                     "\"); set problem.family = \"bilinear\" or remove " + std::string(key),
+                 place);
+  }
+  if (bilinear && !s.at("problem.bilinear.n_out").bad && !s.at("problem.bilinear.n_in").bad) {
+    const auto n_out = s.get<std::int64_t>("problem.bilinear.n_out");
+    const auto n_in = s.get<std::int64_t>("problem.bilinear.n_in");
+    if (static_cast<double>(n_out) * static_cast<double>(n_in) > 1e8)
+      issues.add("problem.bilinear.n_in",
+                 "problem.bilinear.n_in = " + std::to_string(n_in) +
+                     ": n_out * n_in = " + std::to_string(n_out * n_in) +
+                     " must be <= 100000000 (W and every per-mode energy matrix have n_out * n_in "
+                     "entries; problem.bilinear.n_out = " +
+                     std::to_string(n_out) + ")",
+                 place);
+  }
+}
+
 // Cross-field checks; skipped for keys whose own value was rejected.
 void check_consistency(const Settings& s, const std::string& covariance_path, Issues& issues) {
   const Place place{kCrossPhase, 0, 0};
@@ -577,6 +668,8 @@ void check_consistency(const Settings& s, const std::string& covariance_path, Is
                      "working directory for --set)",
                  place);
   }
+
+  check_family(s, issues);
 
   if (ok({"optimizer.name", "optimizer.lr"})) {
     const auto& lr = s.get<LrValue>("optimizer.lr");
@@ -727,12 +820,26 @@ Experiment build_experiment(const Settings& s, const std::string& covariance_pat
       s.get<std::string>("theory.solver") == "ode" ? TheorySolver::ode : TheorySolver::exact_map;
   e.theory.rel_tol = s.get<double>("theory.rel_tol");
   e.theory.abs_tol = s.get<double>("theory.abs_tol");
+  e.family = s.get<std::string>("problem.family") == "bilinear" ? ProblemFamily::bilinear
+                                                                : ProblemFamily::regression;
+  BilinearSpec& b = e.bilinear;
+  b.n_out = s.get<std::int64_t>("problem.bilinear.n_out");
+  b.n_in = s.get<std::int64_t>("problem.bilinear.n_in");
+  b.sigma = p.sigma;
+  b.alpha_out = s.get<double>("problem.bilinear.alpha_out");
+  b.alpha_in = s.get<double>("problem.bilinear.alpha_in");
+  b.beta_out = s.get<double>("problem.bilinear.beta_out");
+  b.beta_in = s.get<double>("problem.bilinear.beta_in");
   e.resolved_toml = resolved_text(s, covariance_path);
   return e;
 }
 
 }  // namespace
 }  // namespace detail
+
+std::string_view to_string(ProblemFamily family) {
+  return family == ProblemFamily::bilinear ? "bilinear" : "regression";
+}
 
 // The text of configs/default.toml, embedded at build time.
 std::string_view default_config_text() {

@@ -57,6 +57,8 @@ ResultMeta read_meta(hid_t root, const std::string& path) {
   meta.command = h5::read_string_attribute(root, "command");
   meta.created = h5::read_string_attribute(root, "created");
   meta.config_toml = h5::read_string_attribute(root, "config");
+  if (h5::attribute_exists(root, "family"))  // point files of run/compare (the problem family)
+    meta.family = h5::read_string_attribute(root, "family");
   return meta;
 }
 
@@ -121,6 +123,13 @@ Trajectory read_run(hid_t runs, const std::string& name, const std::string& wher
   h5::read_dataset(g, "rho_se", rho_se.data());
   run.rho = rho;
   run.rho_se = rho_se;
+  if (h5::link_exists(g, "mode_pairs")) {  // bilinear family (docs/output-format.md)
+    if (h5::dataset_dims(g, "mode_pairs") != std::vector<hsize_t>{static_cast<hsize_t>(n_modes), 2})
+      throw IoError(where + "/" + name + "/mode_pairs is not n_modes x 2");
+    Eigen::Matrix<int, Eigen::Dynamic, 2, Eigen::RowMajor> pairs(n_modes, 2);
+    h5::read_dataset(g, "mode_pairs", pairs.data());
+    run.mode_pairs = pairs;
+  }
   return run;
 }
 

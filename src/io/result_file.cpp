@@ -33,6 +33,14 @@ constexpr const char* kDescribeModes =
 constexpr const char* kDescribeRho =
     "per-mode energies rho_j(t) = |u_j^T (W - W*)|^2 / m, in squared weight units; "
     "rho[i, k] is record t[i], mode modes[k]";
+constexpr const char* kDescribeModesBilinear =
+    "bilinear family: row index k (1-based) of each recorded mode pair, = mode_pairs[:, 0]";
+constexpr const char* kDescribeRhoBilinear =
+    "bilinear family: per-mode energies rho_kl(t) = (u_k^T (W - W*) v_l)^2 in the eigenbases of "
+    "K_out and K_in, in squared weight units; rho[i, c] is record t[i], pair mode_pairs[c]";
+constexpr const char* kDescribeModePairs =
+    "bilinear family: recorded mode pairs (k, l), 1-based, k of K_out (descending mu_k) and l "
+    "of K_in (descending lambda_l); mode_pairs[c] = (k, l) labels column c of rho";
 constexpr const char* kDescribeRhoSe =
     "standard error of the Monte Carlo mean of rho (0 for theory); rho_se[i, k] pairs with "
     "rho[i, k]";
@@ -75,6 +83,11 @@ void validate_runs(const std::string& path, const std::vector<Trajectory>& runs)
             "rho_se is " + std::to_string(run.rho_se.rows()) + "x" +
                 std::to_string(run.rho_se.cols()) + ", expected n_rec x n_modes");
     require(n_modes == 0 || run.modes.minCoeff() >= 1, "modes must be 1-based indices j >= 1");
+    require(run.mode_pairs.size() == 0 ||
+                (run.mode_pairs.rows() == n_modes && run.mode_pairs.cols() == 2 &&
+                 run.mode_pairs.minCoeff() >= 1),
+            "mode_pairs is " + std::to_string(run.mode_pairs.rows()) + "x" +
+                std::to_string(run.mode_pairs.cols()) + ", expected n_modes x 2 with entries >= 1");
     const std::string name = run_group_name(run);
     const auto [it, inserted] = seen.emplace(name, r);
     if (!inserted) {
@@ -111,13 +124,54 @@ void write_run(hid_t runs_group, const Trajectory& run) {
   write_described(g, "t", {n_rec}, run.t.data(), kDescribeT);
   write_described(g, "risk", {n_rec}, run.risk.data(), kDescribeRisk);
   write_described(g, "risk_se", {n_rec}, run.risk_se.data(), kDescribeRiskSe);
-  write_described(g, "modes", {n_modes}, run.modes.data(), kDescribeModes);
+  const bool bilinear = run.mode_pairs.cols() == 2;  // bilinear family (possibly 0 pairs)
+  write_described(g, "modes", {n_modes}, run.modes.data(),
+                  bilinear ? kDescribeModesBilinear : kDescribeModes);
+  if (bilinear) {
+    using RowMajorPairs = Eigen::Matrix<int, Eigen::Dynamic, 2, Eigen::RowMajor>;
+    const RowMajorPairs pairs = run.mode_pairs;
+    write_described(g, "mode_pairs", {n_modes, 2}, pairs.data(), kDescribeModePairs);
+  }
   // Eigen stores rho column-major; HDF5 (and h5py) index row-major, so write a row-major copy:
   // then rho[i, k] in h5py is run.rho(i, k), record i and mode modes[k].
   const RowMajorMatrix rho = run.rho;
   const RowMajorMatrix rho_se = run.rho_se;
-  write_described(g, "rho", {n_rec, n_modes}, rho.data(), kDescribeRho);
+  write_described(g, "rho", {n_rec, n_modes}, rho.data(),
+                  bilinear ? kDescribeRhoBilinear : kDescribeRho);
   write_described(g, "rho_se", {n_rec, n_modes}, rho_se.data(), kDescribeRhoSe);
+}
+
+// The group /bilinear: the bilinear problem as attributes (docs/output-format.md).
+void write_bilinear_spec(hid_t root, const BilinearSpec& b) {
+  h5::H5Id group = h5::create_group(root, "bilinear");
+  const hid_t g = group.get();
+  h5::write_string_attribute(
+      g, "description",
+      "bilinear problem y = x_out^T W* x_in + eps (docs/theory/bilinear.md): "
+      "mu_k = k^(-2 alpha_out), lambda_l = l^(-2 alpha_in), W*_kl = "
+      "k^(-beta_out) l^(-beta_in) z_kl, eps ~ N(0, sigma^2)");
+  h5::write_attribute<std::int64_t>(g, "n_out", b.n_out);
+  h5::write_attribute<std::int64_t>(g, "n_in", b.n_in);
+  h5::write_attribute<double>(g, "sigma", b.sigma);
+  h5::write_attribute<double>(g, "alpha_out", b.alpha_out);
+  h5::write_attribute<double>(g, "alpha_in", b.alpha_in);
+  h5::write_attribute<double>(g, "beta_out", b.beta_out);
+  h5::write_attribute<double>(g, "beta_in", b.beta_in);
+  group.close("group /bilinear");
+}
+
+BilinearSpec read_bilinear_spec(hid_t root) {
+  h5::H5Id group = h5::open_group(root, "bilinear");
+  const hid_t g = group.get();
+  BilinearSpec b;
+  b.n_out = h5::read_attribute<std::int64_t>(g, "n_out");
+  b.n_in = h5::read_attribute<std::int64_t>(g, "n_in");
+  b.sigma = h5::read_attribute<double>(g, "sigma");
+  b.alpha_out = h5::read_attribute<double>(g, "alpha_out");
+  b.alpha_in = h5::read_attribute<double>(g, "alpha_in");
+  b.beta_out = h5::read_attribute<double>(g, "beta_out");
+  b.beta_in = h5::read_attribute<double>(g, "beta_in");
+  return b;
 }
 
 // Writes the complete file at `tmp_path` and closes it (the close is checked: it flushes).
@@ -131,6 +185,8 @@ void write_file(const std::string& tmp_path, const ResultMeta& meta,
   h5::write_string_attribute(root, "command", meta.command);
   h5::write_string_attribute(root, "created", meta.created);
   h5::write_string_attribute(root, "config", meta.config_toml);
+  if (!meta.family.empty()) h5::write_string_attribute(root, "family", meta.family);
+  if (meta.bilinear) write_bilinear_spec(root, *meta.bilinear);
   {
     h5::H5Id runs_group = h5::create_group(root, "runs", /*track_order=*/true);
     for (const Trajectory& run : runs) write_run(runs_group.get(), run);
@@ -200,6 +256,15 @@ Trajectory read_run(hid_t runs_group, const std::string& name, const std::string
   run.modes = read_vector<Eigen::VectorXi>(g, "modes", -1, where);
   run.rho = read_matrix(g, "rho", n_rec, run.modes.size(), where);
   run.rho_se = read_matrix(g, "rho_se", n_rec, run.modes.size(), where);
+  if (h5::link_exists(g, "mode_pairs")) {
+    const std::vector<hsize_t> dims = h5::dataset_dims(g, "mode_pairs");
+    if (dims.size() != 2 || static_cast<Eigen::Index>(dims[0]) != run.modes.size() || dims[1] != 2)
+      throw IoError(where + "/mode_pairs has not the shape (n_modes, 2) = (" +
+                    std::to_string(run.modes.size()) + ", 2)");
+    Eigen::Matrix<int, Eigen::Dynamic, 2, Eigen::RowMajor> pairs(run.modes.size(), 2);
+    h5::read_dataset(g, "mode_pairs", pairs.data());
+    run.mode_pairs = pairs;
+  }
   return run;
 }
 
@@ -272,6 +337,11 @@ ResultFile read_result(const std::string& path) {
   result.meta.command = h5::read_string_attribute(root, "command");
   result.meta.created = h5::read_string_attribute(root, "created");
   result.meta.config_toml = h5::read_string_attribute(root, "config");
+  // Files written before the bilinear family have no `family`: they are all regression.
+  result.meta.family = h5::attribute_exists(root, "family")
+                           ? h5::read_string_attribute(root, "family")
+                           : std::string("regression");
+  if (h5::link_exists(root, "bilinear")) result.meta.bilinear = read_bilinear_spec(root);
   if (!h5::link_exists(root, "runs")) {
     throw IoError("cannot read result file " + path + ": the group /runs is missing");
   }

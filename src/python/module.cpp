@@ -143,6 +143,7 @@ void put_meta(py::dict& d, const ResultMeta& meta) {
   d["command"] = meta.command;
   d["created"] = meta.created;
   d["config"] = meta.config_toml;
+  if (!meta.family.empty()) d["family"] = meta.family;
 }
 
 // One run as the HDF5 group /runs/<optimizer>_<method> holds it, plus the file's root attributes.
@@ -156,6 +157,12 @@ py::dict run_dict(const Trajectory& tr, const ResultMeta& meta) {
   d["modes"] = modes;
   d["rho"] = matrix_array(tr.rho);
   d["rho_se"] = matrix_array(tr.rho_se);
+  if (tr.mode_pairs.cols() == 2) {  // bilinear family: (k, l) of each rho column
+    py::array_t<std::int32_t> pairs({tr.mode_pairs.rows(), Eigen::Index{2}});
+    for (Eigen::Index c = 0; c < tr.mode_pairs.rows(); ++c)
+      for (Eigen::Index j = 0; j < 2; ++j) pairs.mutable_at(c, j) = tr.mode_pairs(c, j);
+    d["mode_pairs"] = pairs;
+  }
   d["method"] = tr.method;
   d["optimizer"] = tr.optimizer;
   d["solver"] = tr.solver;
@@ -187,7 +194,7 @@ py::dict single_run(const Config& config, const std::optional<std::string>& opti
                     const std::string& command, int threads) {
   const Config c = single_optimizer(config, optimizer);
   const cli::ExperimentRuns runs = compute(c, command, threads);
-  const ResultMeta meta = cli::make_meta(command, c.experiment.resolved_toml);
+  const ResultMeta meta = cli::experiment_meta(command, c.experiment);
   const auto& pair = runs.pairs.front();
   const std::ptrdiff_t index = command == "ode" ? pair.theory : pair.mc;
   if (index < 0)
@@ -206,7 +213,7 @@ py::dict compare_runs(const Config& config, const std::optional<std::string>& op
     throw Error("no deterministic dynamics for " +
                 std::string(to_string(c.experiment.optimizers[0].kind)) +
                 " yet; nothing to compare (use signdyn.simulate)");
-  const ResultMeta meta = cli::make_meta("compare", c.experiment.resolved_toml);
+  const ResultMeta meta = cli::experiment_meta("compare", c.experiment);
   const Trajectory& mc = runs.runs[static_cast<std::size_t>(pair.mc)];
   const Trajectory& theory = runs.runs[static_cast<std::size_t>(pair.theory)];
   const Comparison cmp = compare_risk(mc, theory);

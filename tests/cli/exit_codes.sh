@@ -30,4 +30,13 @@ expect 0 "tiny compare" -- compare --quiet --set problem.d=8 --set problem.m=8 \
   --set run.steps=20 --set run.replicas=8 --set optimizer.name=sgd --out "$tmp/ok.h5"
 [ -s "$tmp/ok.h5" ] || { echo "FAIL: compare wrote no file"; fail=1; }
 expect 0 "info" -- info "$tmp/ok.h5"
+expect 2 "bad bilinear dimension" -- compare --set problem.family=bilinear \
+  --set problem.bilinear.n_in=0 --out "$tmp/bad.h5"
+grep -q "problem.bilinear.n_in" "$tmp/err" || { echo "FAIL: message does not name problem.bilinear.n_in"; fail=1; }
+[ ! -e "$tmp/bad.h5" ] || { echo "FAIL: bad bilinear input left a file"; fail=1; }
+expect 0 "tiny bilinear compare" -- compare --quiet --set problem.family=bilinear \
+  --set problem.bilinear.n_out=6 --set problem.bilinear.n_in=4 --set run.steps=20 \
+  --set run.replicas=8 --set optimizer.name=sgd --set optimizer.lr=0.1 --out "$tmp/bil.h5"
+expect 0 "info on a bilinear file" -- info "$tmp/bil.h5"
+grep -q "bilinear, n_out = 6" "$tmp/out" || { echo "FAIL: info does not describe the bilinear problem"; fail=1; }
 exit $fail

@@ -126,7 +126,7 @@ TEST(ConfigDefaults, DefaultsAreTheDocumentedValues) {
 TEST(ConfigDefaults, DefaultFileSetsEveryKey) {
   const toml::table document = toml::parse(default_config_text());
   const std::vector<std::string> keys = described_keys();
-  EXPECT_EQ(keys.size(), 31u);
+  EXPECT_EQ(keys.size(), 37u);
   for (const auto& key : keys) EXPECT_TRUE(document.at_path(key)) << key;
 }
 
@@ -267,6 +267,9 @@ TEST(ConfigRoundTrip, ResolvedTomlParsesBackIdentically) {
        {"optimizer.name=[sgd,signsgd]", "optimizer.lr.signsgd=0.001", "problem.sigma=0.1",
         "theory.rel_tol=3e-7", "problem.covariance.alpha=0.3333333333333333"}},
       {std::string(default_config_text()), {"run.methods=mc", "problem.basis.kind=generic"}},
+      {std::string(default_config_text()),
+       {"problem.family=bilinear", "problem.bilinear.n_out=12", "problem.bilinear.alpha_in=0.75",
+        "problem.sigma=0.1"}},
   };
   for (const auto& [text, overrides] : cases) {
     SCOPED_TRACE(text + " with " + std::to_string(overrides.size()) + " overrides");
@@ -389,7 +392,7 @@ TEST(ConfigDescribe, EveryRowsDefaultIsTheDefault) {
     SCOPED_TRACE(key + "=" + value);
     expect_same_experiment(parse_config("", "<empty>", {key + "=" + value}), defaults);
   }
-  EXPECT_EQ(count, 31);
+  EXPECT_EQ(count, 37);
 }
 
 }  // namespace

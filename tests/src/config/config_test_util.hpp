@@ -13,6 +13,14 @@ namespace signdyn::test {
 
 /// Compares every field of two experiments except resolved_toml.
 inline void expect_same_experiment(const Experiment& a, const Experiment& b) {
+  EXPECT_EQ(a.family, b.family);
+  EXPECT_EQ(a.bilinear.n_out, b.bilinear.n_out);
+  EXPECT_EQ(a.bilinear.n_in, b.bilinear.n_in);
+  EXPECT_EQ(a.bilinear.sigma, b.bilinear.sigma);
+  EXPECT_EQ(a.bilinear.alpha_out, b.bilinear.alpha_out);
+  EXPECT_EQ(a.bilinear.alpha_in, b.bilinear.alpha_in);
+  EXPECT_EQ(a.bilinear.beta_out, b.bilinear.beta_out);
+  EXPECT_EQ(a.bilinear.beta_in, b.bilinear.beta_in);
   const ProblemSpec &p = a.problem, &q = b.problem;
   EXPECT_EQ(p.d, q.d);
   EXPECT_EQ(p.m, q.m);

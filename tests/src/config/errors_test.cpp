@@ -146,15 +146,15 @@ TEST(ConfigErrors, WrongTypesAreNamed) {
 }
 
 // Strings outside their choices list the choices (and the closest one), lists name the
-// offending entry, and the announced "bilinear" family says it is not implemented yet.
+// offending entry.
 TEST(ConfigErrors, ChoicesAndLists) {
   const std::vector<BadValue> cases = {
       {"[problem.basis]\nkind = \"diagonl\"\n", "problem.basis.kind",
        "problem.basis.kind = \"diagonl\": must be one of \"diagonal\" or \"generic\" (did you "
        "mean \"diagonal\"?) (set it in [problem.basis] or with --set problem.basis.kind=...)"},
-      {"[problem]\nfamily = \"bilinear\"\n", "problem.family",
-       "problem.family = \"bilinear\": not implemented yet; accepted now: \"regression\" (set it "
-       "in [problem] or with --set problem.family=...)"},
+      {"[problem]\nfamily = \"bilnear\"\n", "problem.family",
+       "problem.family = \"bilnear\": must be one of \"regression\" or \"bilinear\" (did you "
+       "mean \"bilinear\"?) (set it in [problem] or with --set problem.family=...)"},
       {"[problem.covariance]\nnormalise = \"unit\"\n", "problem.covariance.normalise",
        "problem.covariance.normalise = \"unit\": must be one of \"none\" or \"trace\" (set it in "
        "[problem.covariance] or with --set problem.covariance.normalise=...)"},

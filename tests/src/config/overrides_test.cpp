@@ -123,8 +123,8 @@ TEST(ConfigOverrides, BadArgumentsAreNamed) {
       {"run.methods=[]", "run.methods", "run.methods = []: must list at least one of"},
       {"optimizer.name=[sgd,adam]", "optimizer.name",
        "optimizer.name = [\"sgd\", \"adam\"]: \"adam\" is not one of"},
-      {"problem.family=bilinear", "problem.family",
-       "problem.family = \"bilinear\": not implemented yet"},
+      {"problem.family=linear", "problem.family",
+       "problem.family = \"linear\": must be one of \"regression\" or \"bilinear\""},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.argument);

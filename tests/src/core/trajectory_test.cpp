@@ -35,6 +35,33 @@ TEST(RecordModes, OneBasedIncreasingAndCoverEnds) {
   for (Eigen::Index i = 1; i < some.size(); ++i) EXPECT_GT(some(i), some(i - 1));
 }
 
+// Bilinear mode pairs: all n_out·n_in row-major for count 0; otherwise log-spaced along the
+// diagonal of the (log k, log l) plane from (1, 1) to (n_out, n_in), no repeats.
+TEST(RecordModePairs, AllOrLogDiagonal) {
+  const Eigen::MatrixXi all = record_mode_pairs(3, 2, 0);
+  Eigen::MatrixXi expected(6, 2);
+  expected << 1, 1, 1, 2, 2, 1, 2, 2, 3, 1, 3, 2;
+  EXPECT_EQ(all, expected);
+
+  const Eigen::MatrixXi square = record_mode_pairs(64, 64, 8);
+  Eigen::MatrixXi diagonal(8, 2);
+  diagonal << 1, 1, 2, 2, 3, 3, 6, 6, 11, 11, 20, 20, 35, 35, 64, 64;
+  EXPECT_EQ(square, diagonal);
+
+  const Eigen::MatrixXi wide = record_mode_pairs(1000, 10, 16);
+  ASSERT_EQ(wide.cols(), 2);
+  EXPECT_EQ(wide(0, 0), 1);
+  EXPECT_EQ(wide(0, 1), 1);
+  EXPECT_EQ(wide(wide.rows() - 1, 0), 1000);
+  EXPECT_EQ(wide(wide.rows() - 1, 1), 10);
+  for (Eigen::Index i = 1; i < wide.rows(); ++i) {
+    EXPECT_GE(wide(i, 0), wide(i - 1, 0));
+    EXPECT_GE(wide(i, 1), wide(i - 1, 1));
+    EXPECT_TRUE(wide(i, 0) != wide(i - 1, 0) || wide(i, 1) != wide(i - 1, 1));
+  }
+  EXPECT_EQ(record_mode_pairs(5, 4, 1).rows(), 1);
+}
+
 // The power schedule is η_0 (1 + k/k0)^(−γ).
 TEST(Schedule, PowerScheduleFormula) {
   Schedule s{ScheduleKind::power, 100.0, 0.5};

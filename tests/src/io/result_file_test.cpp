@@ -112,6 +112,7 @@ void expect_same_run(const Trajectory& a, const Trajectory& b) {
   EXPECT_TRUE(same_bits(a.modes, b.modes));
   EXPECT_TRUE(same_bits(a.rho, b.rho));
   EXPECT_TRUE(same_bits(a.rho_se, b.rho_se));
+  EXPECT_TRUE(same_bits(a.mode_pairs, b.mode_pairs));
 }
 
 // Expects `f` to throw an exception of type E whose message contains every one of `parts`.
@@ -198,6 +199,69 @@ TEST_F(ResultFileTest, RhoIsStoredRecordMajor) {
   H5Sclose(space);
   H5Dclose(ds);
   H5Fclose(f);
+}
+
+// A bilinear file: root attribute `family`, the problem in /bilinear, and each run's
+// mode_pairs (n_modes × 2, stored row-major: pair c is mode_pairs[c]) read back exactly; a file
+// without `family` (written before the bilinear family) reads as "regression".
+TEST_F(ResultFileTest, BilinearFamilyProblemAndModePairsRoundTrip) {
+  Trajectory run = make_run("sgd", "theory", 5, 3, 0.0);
+  run.mode_pairs.resize(3, 2);
+  run.mode_pairs << 1, 2, 3, 4, 5, 6;
+  run.modes = run.mode_pairs.col(0);
+  ResultMeta meta = make_meta();
+  meta.family = "bilinear";
+  BilinearSpec spec;
+  spec.n_out = 7;
+  spec.n_in = 3;
+  spec.sigma = 0.25;
+  spec.alpha_out = 0.125;
+  spec.alpha_in = 0.75;
+  spec.beta_out = 1.5;
+  spec.beta_in = 0.0;
+  meta.bilinear = spec;
+  const std::string file = path("bilinear.h5");
+  write_result(file, meta, {run});
+
+  const ResultFile back = read_result(file);
+  EXPECT_EQ(back.meta.family, "bilinear");
+  ASSERT_TRUE(back.meta.bilinear.has_value());
+  EXPECT_EQ(back.meta.bilinear->n_out, 7);
+  EXPECT_EQ(back.meta.bilinear->n_in, 3);
+  EXPECT_EQ(back.meta.bilinear->sigma, 0.25);
+  EXPECT_EQ(back.meta.bilinear->alpha_out, 0.125);
+  EXPECT_EQ(back.meta.bilinear->alpha_in, 0.75);
+  EXPECT_EQ(back.meta.bilinear->beta_out, 1.5);
+  EXPECT_EQ(back.meta.bilinear->beta_in, 0.0);
+  ASSERT_EQ(back.runs.size(), 1u);
+  expect_same_run(run, back.runs[0]);
+
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  const hid_t ds = H5Dopen2(f, "/runs/sgd_theory/mode_pairs", H5P_DEFAULT);
+  ASSERT_GE(ds, 0);
+  int raw[6] = {};
+  ASSERT_GE(H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw), 0);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(raw[i], i + 1);
+  H5Dclose(ds);
+  H5Fclose(f);
+
+  const std::string old_file = path("regression.h5");
+  write_result(old_file, make_meta(), {make_run("sgd", "mc", 2, 2, 0.0)});
+  const ResultFile old = read_result(old_file);
+  EXPECT_EQ(old.meta.family, "regression");
+  EXPECT_FALSE(old.meta.bilinear.has_value());
+  EXPECT_EQ(old.runs[0].mode_pairs.size(), 0);
+}
+
+// Mode pairs that do not match the modes are refused before anything is written.
+TEST_F(ResultFileTest, InconsistentModePairsAreRefused) {
+  Trajectory run = make_run("sgd", "mc", 2, 3, 0.0);
+  run.mode_pairs = Eigen::MatrixXi::Ones(2, 2);  // 2 pairs for 3 modes
+  const std::string file = path("pairs.h5");
+  expect_throw_naming<Error>([&] { write_result(file, make_meta(), {run}); },
+                             {"mode_pairs is 2x2", "n_modes x 2"});
+  EXPECT_FALSE(fs::exists(file));
 }
 
 // A failed write (directory does not exist) throws IoError naming the path and leaves neither

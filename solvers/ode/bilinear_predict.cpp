@@ -1,0 +1,83 @@
+// Dispatch from an optimizer to the deterministic dynamics of the bilinear family
+// (see signdyn/bilinear_dynamics.hpp and docs/theory/bilinear.md).
+//
+// Plugging in another optimizer's bilinear theory (SignSGD: bilinear_signsgd.*, SignSVD:
+// bilinear_signsvd.*): return true for it in has_bilinear_theory() and add its branch to
+// dispatch(); it receives the problem, the optimizer and the TheoryOptions (record_steps,
+// mode_pairs) and returns a Trajectory, most easily filled with BilinearTheoryRecorder
+// (bilinear_recorder.hpp) from the full E ρ (n_out × n_in) at each record step.
+#include <chrono>
+#include <string>
+
+#include "bilinear_recorder.hpp"
+#include "bilinear_sgd.hpp"
+#include "signdyn/bilinear_dynamics.hpp"
+#include "signdyn/error.hpp"
+
+namespace signdyn {
+
+bool has_bilinear_theory(const BilinearProblem& /*problem*/, const OptimizerSpec& optimizer) {
+  return optimizer.kind == OptimizerKind::sgd;
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// SGD: the exact expected map of bilinear.md §2, one step at a time with the scheduled rate
+// lr_k (the map is per step, so any schedule is exact).
+Trajectory bilinear_sgd_predict(const BilinearProblem& problem, const OptimizerSpec& optimizer,
+                                const TheoryOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  detail::BilinearTheoryRecorder recorder(problem, optimizer, options, "exact_map");
+  Eigen::MatrixXd rho = bilinear_initial_rho(problem);
+  Eigen::VectorXd row(problem.n_out), col(problem.n_in);
+  const auto& steps = options.record_steps;
+  std::size_t next = 0;
+  for (std::int64_t k = 0; next < steps.size(); ++k) {
+    if (k == steps[next]) {
+      if (!recorder.record(next, rho)) break;
+      if (++next == steps.size()) break;
+    }
+    const double lr = optimizer.schedule.lr_at(optimizer.lr, static_cast<double>(k));
+    detail::bilinear_sgd_step(problem, lr, optimizer.batch, rho, row, col);
+  }
+  return std::move(recorder).take(seconds_since(start));
+}
+
+Trajectory dispatch(const BilinearProblem& problem, const OptimizerSpec& optimizer,
+                    const TheoryOptions& options) {
+  switch (optimizer.kind) {
+    case OptimizerKind::sgd:
+      return bilinear_sgd_predict(problem, optimizer, options);
+    case OptimizerKind::signsgd:  // bilinear_signsgd.* plugs in here
+    case OptimizerKind::signsvd:  // bilinear_signsvd.* plugs in here
+    case OptimizerKind::muon:
+      break;
+  }
+  throw Error("predict_bilinear: no dispatch for optimizer '" +
+              std::string(to_string(optimizer.kind)) + "'");
+}
+
+}  // namespace
+
+Trajectory predict_bilinear(const BilinearProblem& problem, const OptimizerSpec& optimizer,
+                            const TheoryOptions& options) {
+  if (options.record_steps.empty() || options.record_steps.front() != 0)
+    throw Error("predict_bilinear: record steps must start at step 0");
+  for (std::size_t i = 1; i < options.record_steps.size(); ++i)
+    if (options.record_steps[i] <= options.record_steps[i - 1])
+      throw Error("predict_bilinear: record steps must be strictly ascending");
+  if (optimizer.batch < 1)
+    throw ConfigError("optimizer.batch", "optimizer.batch = " + std::to_string(optimizer.batch) +
+                                             ": the batch size must be an integer >= 1");
+  if (!has_bilinear_theory(problem, optimizer))
+    throw Error("no deterministic dynamics for optimizer '" +
+                std::string(to_string(optimizer.kind)) +
+                "' on the bilinear family yet; use run.methods = [\"mc\"] for it");
+  return dispatch(problem, optimizer, options);
+}
+
+}  // namespace signdyn
