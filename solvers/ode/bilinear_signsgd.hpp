@@ -21,6 +21,8 @@ namespace signdyn::detail {
 /// Gauss–Legendre in |x|, |y| and τ's quantile for B = 1, Monte Carlo draws for B ≥ 2.
 class BilinearSignTable {
  public:
+  /// Builds the tables for this batch size (samples, seed: the Monte Carlo draws for B ≥ 2);
+  /// throws ConfigError on batch < 1.
   BilinearSignTable(Eigen::Index batch, int samples, std::uint64_t seed);
 
   /// h(z; a1, a2, κ) for any real z (odd in z), a1, a2 ≥ 0 with a1 + a2 ≤ 1, κ ≥ 0 (clamped
