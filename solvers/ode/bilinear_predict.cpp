@@ -1,8 +1,8 @@
 // Dispatch from an optimizer to the deterministic dynamics of the bilinear family
 // (see signdyn/bilinear_dynamics.hpp and docs/theory/bilinear.md).
 //
-// Plugging in another optimizer's bilinear theory (SignSGD: bilinear_signsgd.*, SignSVD:
-// bilinear_signsvd.*): return true for it in has_bilinear_theory() and add its branch to
+// SGD, SignSGD (bilinear_signsgd.*) and SignSVD (bilinear_signsvd.*) are plugged in; another
+// optimizer's bilinear theory would return true in has_bilinear_theory() and add its branch to
 // dispatch(); it receives the problem, the optimizer and the TheoryOptions (record_steps,
 // mode_pairs) and returns a Trajectory, most easily filled with BilinearTheoryRecorder
 // (bilinear_recorder.hpp) from the full E ρ (n_out × n_in) at each record step.
@@ -11,6 +11,7 @@
 
 #include "bilinear_recorder.hpp"
 #include "bilinear_sgd.hpp"
+#include "bilinear_signsgd.hpp"
 #include "bilinear_signsvd.hpp"
 #include "signdyn/bilinear_dynamics.hpp"
 #include "signdyn/error.hpp"
@@ -21,9 +22,9 @@ bool has_bilinear_theory(const BilinearProblem& /*problem*/, const OptimizerSpec
   switch (optimizer.kind) {
     case OptimizerKind::sgd:
       return true;
-    case OptimizerKind::signsvd:  // its map takes a constant learning rate
-      return optimizer.schedule.kind == ScheduleKind::constant;
+    case OptimizerKind::signsvd:  // their maps take a constant learning rate
     case OptimizerKind::signsgd:
+      return optimizer.schedule.kind == ScheduleKind::constant;
     case OptimizerKind::muon:
       return false;
   }
@@ -82,6 +83,19 @@ Trajectory bilinear_signsvd_predict(const BilinearProblem& problem, const Optimi
   return std::move(recorder).take(seconds_since(start));
 }
 
+// SignSGD: the mean-sign closure of bilinear.md §6 (diagonal basis, constant lr).
+Trajectory bilinear_signsgd_predict(const BilinearProblem& problem, const OptimizerSpec& optimizer,
+                                    const TheoryOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  detail::BilinearTheoryRecorder recorder(problem, optimizer, options, "sign_closure_map");
+  const std::vector<long> steps(options.record_steps.begin(), options.record_steps.end());
+  const detail::BilinearSgdCurve curve =
+      detail::bilinear_signsgd_map(problem, optimizer.lr, optimizer.batch, steps, true);
+  for (std::size_t i = 0; i < curve.rho.size(); ++i)
+    if (!recorder.record(i, curve.rho[i])) break;
+  return std::move(recorder).take(seconds_since(start));
+}
+
 Trajectory dispatch(const BilinearProblem& problem, const OptimizerSpec& optimizer,
                     const TheoryOptions& options) {
   switch (optimizer.kind) {
@@ -89,7 +103,8 @@ Trajectory dispatch(const BilinearProblem& problem, const OptimizerSpec& optimiz
       return bilinear_sgd_predict(problem, optimizer, options);
     case OptimizerKind::signsvd:
       return bilinear_signsvd_predict(problem, optimizer, options);
-    case OptimizerKind::signsgd:  // bilinear_signsgd.* plugs in here
+    case OptimizerKind::signsgd:
+      return bilinear_signsgd_predict(problem, optimizer, options);
     case OptimizerKind::muon:
       break;
   }
