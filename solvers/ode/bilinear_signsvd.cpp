@@ -238,10 +238,10 @@ BilinearSignsvdCurve bilinear_signsvd_map(const BilinearProblem& p, double lr, E
       }
       // Between evaluations the drift follows the noise-dominated scaling rate ∝ (2R)^(−1/2).
       const double scale = std::sqrt(risk_ref / risk);
-      rho = (rho.array() * (1.0 - 2.0 * lr * scale * mom.rate.array()) +
-             lr * lr * mom.noise.array())
-                .cwiseMax(0.0)
-                .matrix();
+      rho =
+          (rho.array() * (1.0 - 2.0 * lr * scale * mom.rate.array()) + lr * lr * mom.noise.array())
+              .cwiseMax(0.0)
+              .matrix();
     }
     curve.steps.push_back(step);
     curve.risk.push_back(bilinear_risk_from_rho(p, rho));

@@ -11,14 +11,14 @@ namespace signdyn::detail {
 
 /// How the one-step conditional moments of SignSVD are evaluated (bilinear.md, SignSVD §3).
 struct BilinearSignsvdOptions {
-  int samples = 32;                 // draws of (Δ, minibatch) per evaluation of the moments
-  double bin_ratio = 1.15;          // mode-index bins [i, ⌈ratio·i⌉) per side, pooled per pair
+  int samples = 32;                // draws of (Δ, minibatch) per evaluation of the moments
+  double bin_ratio = 1.15;         // mode-index bins [i, ⌈ratio·i⌉) per side, pooled per pair
   double refresh_tolerance = 0.1;  // re-evaluate when ln R or ln(R − σ²/2) moved by this much
-  long max_interval = 0;            // and at least every this many steps (0: no such limit)
-  std::uint64_t seed = 1;        // evaluation e draws its sample s from Rng(seed, e·samples + s)
-  int threads = 0;               // OpenMP threads over samples; 0 = omp_get_max_threads()
-  double cg_tolerance = 1e-4;    // relative residual of the solve S w = r (Rao–Blackwell)
-  long cg_max_iterations = 500;  // its iteration cap
+  long max_interval = 0;           // and at least every this many steps (0: no such limit)
+  std::uint64_t seed = 1;          // evaluation e draws its sample s from Rng(seed, e·samples + s)
+  int threads = 0;                 // OpenMP threads over samples; 0 = omp_get_max_threads()
+  double cg_tolerance = 1e-4;      // relative residual of the solve S w = r (Rao–Blackwell)
+  long cg_max_iterations = 500;    // its iteration cap
 };
 
 /// Dense numbering of the index bins of one side: bin[i] for i = 0..n−1 (index i+1), and the

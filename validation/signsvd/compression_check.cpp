@@ -5,7 +5,8 @@
 //
 // λ_j = j^−1.2, b_j² = j^−0.8, σ = 0.5, m = M (default d: the benchmark's problem), closure
 // `de`; WIDTH > 0 forces compression with that ε, 0 forces it with the default
-// ε = signsvd_group_width(REL_TOL), < 0 turns it off. Build and compare (see signsvd.md §4.5 for the measured table):
+// ε = signsvd_group_width(REL_TOL), < 0 turns it off. Build and compare (see signsvd.md §4.5 for
+// the measured table):
 //
 //   g++ -O3 -std=c++20 -fopenmp -I solvers/ode -I include -isystem /usr/include/eigen3 \
 //     validation/signsvd/compression_check.cpp build/solvers/ode/libsigndyn_ode.a \
