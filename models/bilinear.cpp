@@ -36,6 +36,50 @@ void require_dimension(Eigen::Index value, const std::string& field, const std::
   }
 }
 
+// The eigenvalues of one side: power law, isotropic or read from the file (keys named by side).
+Eigen::VectorXd side_spectrum(CovarianceKind kind, Eigen::Index n, double alpha,
+                              const std::string& file, const std::string& side) {
+  const std::string alpha_key = "bilinear.alpha_" + side;
+  switch (kind) {
+    case CovarianceKind::power_law: {
+      Eigen::VectorXd v = power_law_eigenvalues(n, alpha);
+      if (!(v.array() > 0.0).all() || !v.allFinite()) {
+        throw ConfigError(alpha_key, alpha_key + " = " + format_value(alpha) +
+                                         ": the eigenvalues k^(-2α) underflow at this size; use "
+                                         "a smaller " +
+                                         alpha_key);
+      }
+      return v;
+    }
+    case CovarianceKind::isotropic:
+      return isotropic_eigenvalues(n);
+    case CovarianceKind::from_file: {
+      const std::string path_key = "bilinear.path_" + side;
+      if (file.empty()) {
+        throw ConfigError(path_key, path_key + " is empty: covariance_" + side +
+                                        " = \"from_file\" needs the path of a text file with n_" +
+                                        side + " eigenvalues");
+      }
+      return eigenvalues_from_file(file, n, "problem." + path_key, "problem.bilinear.n_" + side);
+    }
+  }
+  throw Error("make_bilinear_problem: unknown covariance kind");
+}
+
+// The Haar rotation of one side, or an empty matrix for the diagonal basis.
+Eigen::MatrixXd side_basis(BasisKind kind, Eigen::Index n, std::uint64_t seed, StreamTag tag,
+                           const std::string& side) {
+  if (kind == BasisKind::diagonal) return {};
+  if (n > kMaxBilinearGenericSide) {
+    const std::string key = "bilinear.n_" + side;
+    throw ConfigError(key,
+                      key + " = " + std::to_string(n) + " is too large for basis_" + side +
+                          " = \"generic\": the Haar rotation is a dense n×n matrix; use n <= " +
+                          std::to_string(kMaxBilinearGenericSide) + ", or the diagonal basis");
+  }
+  return haar_orthogonal(n, seed, tag);
+}
+
 }  // namespace
 
 BilinearProblem make_bilinear_problem(const BilinearSpec& spec) {
@@ -55,10 +99,12 @@ BilinearProblem make_bilinear_problem(const BilinearSpec& spec) {
   p.n_out = spec.n_out;
   p.n_in = spec.n_in;
   p.sigma = spec.sigma;
-  p.mu = power_law_eigenvalues(spec.n_out, spec.alpha_out);
-  p.lambda = power_law_eigenvalues(spec.n_in, spec.alpha_in);
+  p.mu = side_spectrum(spec.covariance_out, spec.n_out, spec.alpha_out, spec.file_out, "out");
+  p.lambda = side_spectrum(spec.covariance_in, spec.n_in, spec.alpha_in, spec.file_in, "in");
   p.b = power_law_target(spec.n_out, spec.beta_out);
   p.c = power_law_target(spec.n_in, spec.beta_in);
+  p.O_out = side_basis(spec.basis_out, spec.n_out, spec.basis_seed, StreamTag::basis, "out");
+  p.O_in = side_basis(spec.basis_in, spec.n_in, spec.basis_seed, StreamTag::basis_in, "in");
   return p;
 }
 

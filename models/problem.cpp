@@ -127,9 +127,9 @@ Problem make_problem(const ProblemSpec& spec) {
   return p;
 }
 
-Eigen::MatrixXd haar_orthogonal(Eigen::Index d, std::uint64_t seed) {
+Eigen::MatrixXd haar_orthogonal(Eigen::Index d, std::uint64_t seed, StreamTag tag) {
   if (d < 1) throw Error("haar_orthogonal: d = " + std::to_string(d) + " must be >= 1");
-  Rng rng(seed, static_cast<std::uint64_t>(StreamTag::basis));
+  Rng rng(seed, static_cast<std::uint64_t>(tag));
   Eigen::MatrixXd gaussian(d, d);
   rng.fill_normal(gaussian);
   const Eigen::HouseholderQR<Eigen::MatrixXd> qr(gaussian);

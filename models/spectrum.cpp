@@ -32,13 +32,13 @@ Eigen::VectorXd isotropic_eigenvalues(Eigen::Index d) {
   return Eigen::VectorXd::Ones(d);
 }
 
-Eigen::VectorXd eigenvalues_from_file(const std::string& path, Eigen::Index d) {
+Eigen::VectorXd eigenvalues_from_file(const std::string& path, Eigen::Index d,
+                                      const std::string& field, const std::string& dim_key) {
   std::ifstream in(path);
   if (!in) {
-    throw IoError("cannot open eigenvalue file '" + path +
-                  "' (problem.covariance.path): check the path and its permissions");
+    throw IoError("cannot open eigenvalue file '" + path + "' (" + field +
+                  "): check the path and its permissions");
   }
-  const std::string field = "problem.covariance.path";
   std::vector<double> values;
   std::string line;
   long line_no = 0;
@@ -71,8 +71,9 @@ Eigen::VectorXd eigenvalues_from_file(const std::string& path, Eigen::Index d) {
   if (in.bad()) throw IoError("error while reading eigenvalue file '" + path + "'");
   if (static_cast<Eigen::Index>(values.size()) != d) {
     throw ConfigError(field, "eigenvalue file '" + path + "' holds " +
-                                 std::to_string(values.size()) + " eigenvalues but problem.d = " +
-                                 std::to_string(d) + ": give exactly d values or change problem.d");
+                                 std::to_string(values.size()) + " eigenvalues but " + dim_key +
+                                 " = " + std::to_string(d) + ": give exactly " + std::to_string(d) +
+                                 " values or change " + dim_key);
   }
   std::sort(values.begin(), values.end(), std::greater<double>());
   return Eigen::Map<const Eigen::VectorXd>(values.data(), d);

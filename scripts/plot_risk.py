@@ -84,9 +84,20 @@ def default_title(meta, runs):
         spec = meta.get("bilinear", {})
         if "n_out" in spec and "n_in" in spec:
             parts.append(f"W {int(spec['n_out'])}×{int(spec['n_in'])}")
-        for symbol, key in (("α", "alpha"), ("β", "beta")):
-            if f"{key}_out" in spec and f"{key}_in" in spec:
-                parts.append(f"{symbol} out/in = {spec[key + '_out']:g}/{spec[key + '_in']:g}")
+        def text(value):
+            return value.decode() if isinstance(value, bytes) else str(value)
+
+        # α only for power-law sides (files before covariance_out/in are all power laws).
+        kinds = [text(spec.get(f"covariance_{side}", "power_law")) for side in ("out", "in")]
+        if "alpha_out" in spec and "alpha_in" in spec:
+            alphas = [f"{spec['alpha_' + side]:g}" if kind == "power_law" else kind
+                      for side, kind in zip(("out", "in"), kinds)]
+            parts.append(f"α out/in = {alphas[0]}/{alphas[1]}")
+        if "beta_out" in spec and "beta_in" in spec:
+            parts.append(f"β out/in = {spec['beta_out']:g}/{spec['beta_in']:g}")
+        bases = [text(spec.get(f"basis_{side}", "diagonal")) for side in ("out", "in")]
+        if "generic" in bases:
+            parts.append(f"basis out/in = {bases[0]}/{bases[1]}")
         batches = sorted({int(run["batch"]) for run in runs if "batch" in run})
         if len(batches) == 1:
             parts.append(f"B = {batches[0]}")

@@ -3,37 +3,57 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <string>
 
+#include "signdyn/problem.hpp"
 #include "signdyn/rng.hpp"
 
 namespace signdyn {
 
 /// Everything that defines a bilinear problem instance: y = x_outᵀ W* x_in + ε with independent
-/// x_out ~ N(0, K_out), x_in ~ N(0, K_in), both power laws, diagonal basis (W ∈ R^{n_out×n_in}).
+/// x_out ~ N(0, K_out), x_in ~ N(0, K_in) (W ∈ R^{n_out×n_in}), K_out = O_out diag(μ) O_outᵀ and
+/// K_in = O_in diag(λ) O_inᵀ, each side with its own spectrum and basis.
 struct BilinearSpec {
-  Eigen::Index n_out = 64;  // rows of W (dimension of x_out)
-  Eigen::Index n_in = 64;   // columns of W (dimension of x_in)
-  double sigma = 0.5;       // label-noise standard deviation
-  double alpha_out = 0.5;   // μ_k = k^(−2 α_out), eigenvalues of K_out
-  double alpha_in = 0.5;    // λ_l = l^(−2 α_in), eigenvalues of K_in
-  double beta_out = 0.5;    // b_k = k^(−β_out), target row amplitudes
-  double beta_in = 0.5;     // c_l = l^(−β_in), target column amplitudes
+  Eigen::Index n_out = 64;                                    // rows of W (dimension of x_out)
+  Eigen::Index n_in = 64;                                     // columns of W (dimension of x_in)
+  double sigma = 0.5;                                         // label-noise standard deviation
+  CovarianceKind covariance_out = CovarianceKind::power_law;  // spectrum μ of K_out
+  CovarianceKind covariance_in = CovarianceKind::power_law;   // spectrum λ of K_in
+  double alpha_out = 0.5;                                     // power_law: μ_k = k^(−2 α_out)
+  double alpha_in = 0.5;                                      // power_law: λ_l = l^(−2 α_in)
+  std::string file_out;   // from_file: n_out eigenvalues of K_out (resolved path)
+  std::string file_in;    // from_file: n_in eigenvalues of K_in (resolved path)
+  double beta_out = 0.5;  // b_k = k^(−β_out), target row amplitudes (by eigenvalue rank)
+  double beta_in = 0.5;   // c_l = l^(−β_in), target column amplitudes
+  BasisKind basis_out = BasisKind::diagonal;  // O_out: identity or Haar
+  BasisKind basis_in = BasisKind::diagonal;   // O_in: identity or Haar
+  std::uint64_t basis_seed = 1;  // Haar seed: O_out from (seed, basis), O_in from (seed, basis_in)
 };
 
-/// A realised bilinear problem in the two eigenbases: spectra μ (K_out) and λ (K_in), target
-/// amplitudes W*_kl = b_k c_l z_kl with z i.i.d. N(0,1) drawn per replica, noise σ.
+/// A realised bilinear problem: spectra μ (K_out) and λ (K_in), target amplitudes in the two
+/// eigenbases W̃*_kl = b_k c_l z_kl with z i.i.d. N(0,1) drawn per replica (W* = O_out W̃* O_inᵀ),
+/// noise σ, and the rotations (empty for a diagonal side).
 struct BilinearProblem {
   Eigen::Index n_out = 0;
   Eigen::Index n_in = 0;
   double sigma = 0.0;
   Eigen::VectorXd mu;      // μ_k, k = 1..n_out (stored 0-based), descending
   Eigen::VectorXd lambda;  // λ_l, l = 1..n_in (stored 0-based), descending
-  Eigen::VectorXd b;       // b_k, row amplitudes of W*
-  Eigen::VectorXd c;       // c_l, column amplitudes of W*
+  Eigen::VectorXd b;       // b_k, row amplitudes of W̃*
+  Eigen::VectorXd c;       // c_l, column amplitudes of W̃*
+  Eigen::MatrixXd O_out;   // n_out×n_out Haar orthogonal; 0×0 for the diagonal basis
+  Eigen::MatrixXd O_in;    // n_in×n_in Haar orthogonal; 0×0 for the diagonal basis
+
+  /// True when both sides use the diagonal basis (O_out = O_in = I).
+  bool is_diagonal() const { return O_out.size() == 0 && O_in.size() == 0; }
 };
 
-/// Builds the bilinear problem from its spec; throws ConfigError naming the field
-/// ("bilinear.n_out", "bilinear.alpha_in", ...) for an invalid spec.
+/// Largest side of a generic bilinear basis: a Haar rotation is a dense n×n matrix.
+inline constexpr Eigen::Index kMaxBilinearGenericSide = 16384;
+
+/// Builds the bilinear problem from its spec (spectra, target amplitudes, Haar rotations); throws
+/// ConfigError naming the field ("bilinear.n_out", "bilinear.alpha_in", ...) for an invalid spec
+/// and IoError naming the path for an unreadable eigenvalue file.
 BilinearProblem make_bilinear_problem(const BilinearSpec& spec);
 
 /// Exact risk from per-mode energies (n_out×n_in): R = ½ Σ_kl μ_k λ_l ρ_kl + σ²/2.

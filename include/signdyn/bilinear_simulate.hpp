@@ -37,10 +37,11 @@ struct BilinearMcCurve {
 /// η_k follows optimizer.schedule. Per replica, Rng(seed, r) draws Δ_0
 /// (sample_bilinear_initial_residual), then each step's batch (sample_bilinear_batch). The
 /// gradient is passed to the rule by its rank-≤B factors diag(r) A_out and A_in, so SignSVD
-/// and momentum-free Muon take the low-rank route when it pays off. The diagonal basis is
-/// exact for SGD, SignSVD and Muon in any basis (rotation equivariance); SignSGD is simulated
-/// in the diagonal basis only. Throws ConfigError on lr ≤ 0, batch < 1, replicas < 2 or
-/// records that are not ascending and ≥ 0.
+/// and momentum-free Muon take the low-rank route when it pays off. SGD, SignSVD and Muon run in
+/// the eigenbases for any basis (they are rotation-equivariant: U(O_out G O_inᵀ) =
+/// O_out U(G) O_inᵀ); SignSGD with a generic side runs in the true basis (the same draws
+/// rotated, Δ = O_out Δ̃ O_inᵀ), and ρ is reported in the eigenbases. Throws ConfigError on
+/// lr ≤ 0, batch < 1, replicas < 2 or records that are not ascending and ≥ 0.
 BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const OptimizerSpec& optimizer,
                                   const BilinearSimulateOptions& o);
 

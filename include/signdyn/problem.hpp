@@ -47,9 +47,10 @@ struct Problem {
 /// ConfigError naming the field for an invalid spec.
 Problem make_problem(const ProblemSpec& spec);
 
-/// Haar-distributed d×d orthogonal matrix from the stream (seed, StreamTag::basis):
-/// QR of a Gaussian matrix with the signs of diag(R) made positive.
-Eigen::MatrixXd haar_orthogonal(Eigen::Index d, std::uint64_t seed);
+/// Haar-distributed d×d orthogonal matrix from the stream (seed, tag): QR of a Gaussian matrix
+/// with the signs of diag(R) made positive. The regression basis O uses StreamTag::basis.
+Eigen::MatrixXd haar_orthogonal(Eigen::Index d, std::uint64_t seed,
+                                StreamTag tag = StreamTag::basis);
 
 /// Exact risk from per-mode energies: R = ½ Σ_j λ_j ρ_j + σ²/2.
 double risk_from_rho(const Problem& p, const Eigen::Ref<const Eigen::VectorXd>& rho);

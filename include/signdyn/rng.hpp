@@ -49,8 +49,9 @@ class Rng {
 
 /// Stream tags that keep purposes apart for the same seed (replica streams use index < 2^32).
 enum class StreamTag : std::uint64_t {
-  basis = 0x1'0000'0001ULL,   // the Haar rotation O of a generic basis
-  target = 0x1'0000'0002ULL,  // reserved: a shared target draw
+  basis = 0x1'0000'0001ULL,     // the Haar rotation O of a generic basis
+  target = 0x1'0000'0002ULL,    // reserved: a shared target draw
+  basis_in = 0x1'0000'0003ULL,  // the bilinear family's input-side rotation O_in
 };
 
 }  // namespace signdyn

@@ -13,9 +13,11 @@ Eigen::VectorXd power_law_eigenvalues(Eigen::Index d, double alpha);
 Eigen::VectorXd isotropic_eigenvalues(Eigen::Index d);
 
 /// Reads d eigenvalues from a text file (whitespace- or newline-separated, '#' comments);
-/// throws IoError naming the path if it cannot be read, or ConfigError if the count is not d
-/// or a value is not finite and > 0. Returned sorted descending.
-Eigen::VectorXd eigenvalues_from_file(const std::string& path, Eigen::Index d);
+/// throws IoError naming the path if it cannot be read, or ConfigError for `field` if the count
+/// is not d (the dimension set by `dim_key`) or a value is not finite and > 0. Sorted descending.
+Eigen::VectorXd eigenvalues_from_file(const std::string& path, Eigen::Index d,
+                                      const std::string& field = "problem.covariance.path",
+                                      const std::string& dim_key = "problem.d");
 
 /// Scales λ so that tr K = Σ_j λ_j = 1.
 Eigen::VectorXd normalise_trace(const Eigen::VectorXd& lambda);

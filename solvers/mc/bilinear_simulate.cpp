@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "bilinear_frame.hpp"
 #include "blas.hpp"
 #include "signdyn/error.hpp"
 #include "signdyn/msign.hpp"
@@ -48,32 +49,74 @@ void validate(const OptimizerSpec& spec, const BilinearSimulateOptions& o) {
   }
 }
 
-// Runs replica r with update rule `Rule` and writes its risk (n_rec) and, if rho != nullptr,
-// its ρ (n_rec × n_out·n_in) at the records; returns false if it diverged (the remaining
-// records read +inf).
+// Runs replica r with update rule `Rule` in `frame` and writes its risk (n_rec) and, if
+// rho != nullptr, its ρ (n_rec × n_out·n_in, in the eigenbases) at the records; returns false if
+// it diverged (the remaining records read +inf). The random draws are the same in both frames:
+// the true-basis run rotates the eigenbasis draws, x_out = O_out x̃_out, x_in = O_in x̃_in, and
+// keeps Δ = O_out Δ̃ O_inᵀ.
 template <class Rule>
 bool run_replica(const BilinearProblem& p, const OptimizerSpec& spec,
-                 const BilinearSimulateOptions& o, std::int64_t r, double* risk, double* rho) {
+                 const BilinearSimulateOptions& o, detail::Frame frame, std::int64_t r,
+                 double* risk, double* rho) {
   const Eigen::Index B = spec.batch;
+  const bool rotate_out = frame == detail::Frame::true_basis && p.O_out.size() > 0;
+  const bool rotate_in = frame == detail::Frame::true_basis && p.O_in.size() > 0;
   Rng rng(o.seed, static_cast<std::uint64_t>(r));
   Eigen::MatrixXd delta(p.n_out, p.n_in), a_out(B, p.n_out), a_in(B, p.n_in), x(B, p.n_out);
   Eigen::MatrixXd out_delta(B, p.n_in);
+  // True-basis workspace: rotated batch factors, and Δ̃ (with a half-rotated buffer) at records.
+  Eigen::MatrixXd a_out_t(rotate_out ? B : 0, p.n_out), a_in_t(rotate_in ? B : 0, p.n_in);
+  const bool rotated = rotate_out || rotate_in;
+  Eigen::MatrixXd delta_eig(rotated ? p.n_out : 0, p.n_in), half(rotated ? p.n_out : 0, p.n_in);
   Eigen::VectorXd eps(B), resid(B);
   Rule rule(p.n_out, p.n_in, spec);
   const Eigen::Index n_modes = p.n_out * p.n_in;
 
+  // Δ ↔ Δ̃ for the sides that rotate: Δ = O_out Δ̃ O_inᵀ, Δ̃ = O_outᵀ Δ O_in.
+  const auto to_true = [&](const Eigen::MatrixXd& eig, Eigen::MatrixXd& out) {
+    const Eigen::MatrixXd* src = &eig;
+    if (rotate_out) {
+      detail::gemm(false, false, 1.0, p.O_out, *src, 0.0, half);
+      src = &half;
+    }
+    if (rotate_in)
+      detail::gemm(false, true, 1.0, *src, p.O_in, 0.0, out);
+    else
+      out = *src;
+  };
+  const auto to_eig = [&](const Eigen::MatrixXd& tru, Eigen::MatrixXd& out) {
+    const Eigen::MatrixXd* src = &tru;
+    if (rotate_out) {
+      detail::gemm(true, false, 1.0, p.O_out, *src, 0.0, half);
+      src = &half;
+    }
+    if (rotate_in)
+      detail::gemm(false, false, 1.0, *src, p.O_in, 0.0, out);
+    else
+      out = *src;
+  };
+
   sample_bilinear_initial_residual(p, rng, delta);
+  if (rotated) {
+    delta_eig = delta;
+    to_true(delta_eig, delta);
+  }
   long step = 0;
   bool alive = true;
   for (std::size_t i = 0; i < o.record_steps.size(); ++i) {
     for (; alive && step < o.record_steps[i]; ++step) {
       sample_bilinear_batch(p, rng, a_out, a_in, eps);
-      out_delta.noalias() = a_out * delta;  // r_b = (A_out Δ)_b · a_in,b − ε_b, one GEMM
-      resid = out_delta.cwiseProduct(a_in).rowwise().sum() - eps;
-      x.noalias() = resid.asDiagonal() * a_out;  // G = (1/B) xᵀ a_in, rank ≤ B
+      // Rows of A_out, A_in are x̃ᵀ; in the true basis they are x̃ᵀ O_sideᵀ.
+      if (rotate_out) detail::gemm(false, true, 1.0, a_out, p.O_out, 0.0, a_out_t);
+      if (rotate_in) detail::gemm(false, true, 1.0, a_in, p.O_in, 0.0, a_in_t);
+      const Eigen::MatrixXd& ao = rotate_out ? a_out_t : a_out;
+      const Eigen::MatrixXd& ai = rotate_in ? a_in_t : a_in;
+      out_delta.noalias() = ao * delta;  // r_b = (A_out Δ)_b · a_in,b − ε_b, one GEMM
+      resid = out_delta.cwiseProduct(ai).rowwise().sum() - eps;
+      x.noalias() = resid.asDiagonal() * ao;  // G = (1/B) xᵀ a_in, rank ≤ B
       // The rules' G = (1/B) Xᵀ R with X = diag(r) A_out (B×n_out) and R = A_in (B×n_in).
       if (!x.allFinite() ||
-          !rule.step(spec.schedule.lr_at(spec.lr, static_cast<double>(step)), x, a_in, delta)) {
+          !rule.step(spec.schedule.lr_at(spec.lr, static_cast<double>(step)), x, ai, delta)) {
         alive = false;
       }
     }
@@ -86,9 +129,11 @@ bool run_replica(const BilinearProblem& p, const OptimizerSpec& spec,
       }
       continue;
     }
-    risk[i] = bilinear_risk(p, delta);
+    if (rotated) to_eig(delta, delta_eig);
+    const Eigen::MatrixXd& eig = rotated ? delta_eig : delta;
+    risk[i] = bilinear_risk(p, eig);
     if (rho) {
-      Eigen::Map<Eigen::MatrixXd>(rho + i * n_modes, p.n_out, p.n_in) = delta.cwiseAbs2();
+      Eigen::Map<Eigen::MatrixXd>(rho + i * n_modes, p.n_out, p.n_in) = eig.cwiseAbs2();
     }
   }
   return alive;
@@ -96,7 +141,8 @@ bool run_replica(const BilinearProblem& p, const OptimizerSpec& spec,
 
 // The replica runner for the optimizer's update rule.
 using ReplicaFn = bool (*)(const BilinearProblem&, const OptimizerSpec&,
-                           const BilinearSimulateOptions&, std::int64_t, double*, double*);
+                           const BilinearSimulateOptions&, detail::Frame, std::int64_t, double*,
+                           double*);
 ReplicaFn replica_runner(OptimizerKind kind) {
   switch (kind) {
     case OptimizerKind::sgd:
@@ -113,8 +159,15 @@ ReplicaFn replica_runner(OptimizerKind kind) {
 
 }  // namespace
 
-BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const OptimizerSpec& spec,
-                                  const BilinearSimulateOptions& o) {
+namespace detail {
+
+Frame default_bilinear_frame(const BilinearProblem& problem, OptimizerKind kind) {
+  const bool equivariant = kind != OptimizerKind::signsgd;
+  return equivariant || problem.is_diagonal() ? Frame::eigenbasis : Frame::true_basis;
+}
+
+BilinearMcCurve simulate_bilinear_in_frame(const BilinearProblem& p, const OptimizerSpec& spec,
+                                           const BilinearSimulateOptions& o, Frame frame) {
   validate(spec, o);
   const ReplicaFn run_replica_fn = replica_runner(spec.kind);
   const std::size_t n_rec = o.record_steps.size();
@@ -137,7 +190,7 @@ BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const OptimizerSpec&
   std::vector<double> rho_sum(n_rec * n_modes, 0.0), rho_sq(n_rec * n_modes, 0.0);
   BilinearMcCurve curve;
 
-  const detail::BlasThreadsGuard blas_guard(1);
+  const BlasThreadsGuard blas_guard(1);
   std::exception_ptr error;
   std::mutex error_mutex;
   for (std::int64_t r0 = 0; r0 < R; r0 += chunk) {
@@ -149,7 +202,7 @@ BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const OptimizerSpec&
       for (std::int64_t r = r0; r < r1; ++r) {
         const std::size_t slot = static_cast<std::size_t>(r - r0);
         try {
-          alive[slot] = run_replica_fn(p, spec, o, r, &risk_buf[slot * n_rec],
+          alive[slot] = run_replica_fn(p, spec, o, frame, r, &risk_buf[slot * n_rec],
                                        n_modes ? rho_buf.data() + slot * n_rec * n_modes : nullptr);
         } catch (...) {
           const std::lock_guard<std::mutex> lock(error_mutex);
@@ -194,6 +247,14 @@ BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const OptimizerSpec&
     curve.rho_se.push_back(std::move(err));
   }
   return curve;
+}
+
+}  // namespace detail
+
+BilinearMcCurve simulate_bilinear(const BilinearProblem& p, const OptimizerSpec& spec,
+                                  const BilinearSimulateOptions& o) {
+  return detail::simulate_bilinear_in_frame(p, spec, o,
+                                            detail::default_bilinear_frame(p, spec.kind));
 }
 
 }  // namespace signdyn

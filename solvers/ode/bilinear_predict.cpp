@@ -18,17 +18,29 @@
 
 namespace signdyn {
 
-bool has_bilinear_theory(const BilinearProblem& /*problem*/, const OptimizerSpec& optimizer) {
+std::string missing_bilinear_theory(const BilinearProblem& problem,
+                                    const OptimizerSpec& optimizer) {
+  const bool constant = optimizer.schedule.kind == ScheduleKind::constant;
   switch (optimizer.kind) {
-    case OptimizerKind::sgd:
-      return true;
-    case OptimizerKind::signsvd:  // their maps take a constant learning rate
+    case OptimizerKind::sgd:  // the exact map takes any schedule; SGD is rotation-equivariant
+      return "";
+    case OptimizerKind::signsvd:  // rotation-equivariant, so any basis
+      return constant ? ""
+                      : "its map takes a constant rate (optimizer.schedule.kind = \"constant\")";
     case OptimizerKind::signsgd:
-      return optimizer.schedule.kind == ScheduleKind::constant;
+      if (!problem.is_diagonal())
+        return "its closure is the diagonal basis's, and SignSGD is not rotation-equivariant "
+               "(problem.bilinear.basis_out = basis_in = \"diagonal\")";
+      return constant ? ""
+                      : "its map takes a constant rate (optimizer.schedule.kind = \"constant\")";
     case OptimizerKind::muon:
-      return false;
+      return "not derived yet";
   }
-  return false;
+  return "unknown optimizer";
+}
+
+bool has_bilinear_theory(const BilinearProblem& problem, const OptimizerSpec& optimizer) {
+  return missing_bilinear_theory(problem, optimizer).empty();
 }
 
 namespace {
@@ -124,10 +136,10 @@ Trajectory predict_bilinear(const BilinearProblem& problem, const OptimizerSpec&
   if (optimizer.batch < 1)
     throw ConfigError("optimizer.batch", "optimizer.batch = " + std::to_string(optimizer.batch) +
                                              ": the batch size must be an integer >= 1");
-  if (!has_bilinear_theory(problem, optimizer))
+  if (const std::string why = missing_bilinear_theory(problem, optimizer); !why.empty())
     throw Error("no deterministic dynamics for optimizer '" +
-                std::string(to_string(optimizer.kind)) +
-                "' on the bilinear family yet; use run.methods = [\"mc\"] for it");
+                std::string(to_string(optimizer.kind)) + "' on the bilinear family: " + why +
+                "; use run.methods = [\"mc\"] for it");
   return dispatch(problem, optimizer, options);
 }
 

@@ -67,11 +67,29 @@ std::string describe_regression(const ProblemSpec& p) {
   return s.str();
 }
 
+// "mu_k = k^(-2*0.5)", "mu_k = 1" or "mu_k from FILE", and " (generic basis)" where Haar.
+std::string describe_side(const char* symbol, const char* index, CovarianceKind kind, double alpha,
+                          const std::string& file, BasisKind basis) {
+  std::ostringstream s;
+  s << symbol << "_" << index;
+  if (kind == CovarianceKind::power_law)
+    s << " = " << index << "^(-2*" << alpha << ")";
+  else if (kind == CovarianceKind::isotropic)
+    s << " = 1";
+  else
+    s << " from " << file;
+  if (basis == BasisKind::generic) s << " (generic basis)";
+  return s.str();
+}
+
 std::string describe_bilinear(const BilinearSpec& b) {
   std::ostringstream s;
-  s << "bilinear, n_out = " << b.n_out << ", n_in = " << b.n_in << ", sigma = " << b.sigma
-    << ", mu_k = k^(-2*" << b.alpha_out << "), lambda_l = l^(-2*" << b.alpha_in << "), W*_kl = k^(-"
-    << b.beta_out << ") l^(-" << b.beta_in << ") z_kl";
+  s << "bilinear, n_out = " << b.n_out << ", n_in = " << b.n_in << ", sigma = " << b.sigma << ", "
+    << describe_side("mu", "k", b.covariance_out, b.alpha_out, b.file_out, b.basis_out) << ", "
+    << describe_side("lambda", "l", b.covariance_in, b.alpha_in, b.file_in, b.basis_in)
+    << ", W*_kl = k^(-" << b.beta_out << ") l^(-" << b.beta_in << ") z_kl";
+  if (b.basis_out == BasisKind::generic || b.basis_in == BasisKind::generic)
+    s << " in the eigenbases (basis seed " << b.basis_seed << ")";
   return s.str();
 }
 
@@ -168,6 +186,17 @@ ResultMeta experiment_meta(const std::string& command, const Experiment& experim
   return meta;
 }
 
+namespace {
+
+// " yet", or for the bilinear family " on the bilinear family (<why>)", for the notes on an
+// optimizer without dynamics.
+std::string theory_gap(const ExperimentJob& job, const OptimizerSpec& optimizer) {
+  if (job.experiment.family != ProblemFamily::bilinear) return " yet";
+  return " on the bilinear family (" + missing_bilinear_theory(job.bilinear, optimizer) + ")";
+}
+
+}  // namespace
+
 bool job_has_theory(const ExperimentJob& job, const OptimizerSpec& optimizer) {
   return job.experiment.family == ProblemFamily::bilinear
              ? has_bilinear_theory(job.bilinear, optimizer)
@@ -243,7 +272,8 @@ ExperimentRuns run_methods(const ExperimentJob& job, int threads, bool verbose, 
     const std::string name(to_string(opt.kind));
     if (job.command == "compare" && !job_has_theory(job, opt)) {
       if (verbose)
-        err << "  note: no deterministic dynamics for " << name << " yet; not compared\n";
+        err << "  note: no deterministic dynamics for " << name << theory_gap(job, opt)
+            << "; not compared\n";
       result.pairs.push_back(pair);
       continue;
     }
@@ -265,7 +295,8 @@ ExperimentRuns run_methods(const ExperimentJob& job, int threads, bool verbose, 
     if (job.theory) {
       if (!job_has_theory(job, opt)) {
         if (verbose)
-          err << "  note: no deterministic dynamics for " << name << " yet; Monte Carlo only\n";
+          err << "  note: no deterministic dynamics for " << name << theory_gap(job, opt)
+              << "; Monte Carlo only\n";
       } else {
         TheoryOptions to;
         to.record_steps = steps;

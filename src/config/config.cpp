@@ -549,6 +549,9 @@ fs::path config_directory(const std::string& source) {
   return parent.empty() ? fs::current_path() : fs::absolute(parent);
 }
 
+// The resolved (absolute, normalised) value of every path key, by key; "" where not given.
+using ResolvedPaths = std::map<std::string, std::string, std::less<>>;
+
 // The absolute, normalised form of a path given in the config or with --set.
 std::string resolve_path(const std::string& text, Origin origin, const fs::path& config_dir) {
   if (text.empty()) return text;
@@ -581,15 +584,14 @@ std::string bilinear_replacement(std::string_view key) {
     return "the bilinear exponents are problem.bilinear.alpha_out and problem.bilinear.alpha_in";
   if (key == "problem.target.beta")
     return "the bilinear exponents are problem.bilinear.beta_out and problem.bilinear.beta_in";
-  if (key == "problem.covariance.kind")
-    return "the bilinear inputs have power-law spectra; problem.bilinear.alpha_out = 0 "
-           "(alpha_in = 0) makes a side isotropic";
+  if (key == "problem.covariance.kind" || key == "problem.covariance.path")
+    return "the bilinear spectra are problem.bilinear.covariance_out and covariance_in (with "
+           "path_out, path_in for from_file)";
   if (key == "problem.target.kind")
     return "the bilinear target is a power law; problem.bilinear.beta_out = beta_in = 0 makes "
            "it isotropic";
   if (key == "problem.basis.kind" || key == "problem.basis.seed")
-    return "only the diagonal basis is implemented for the bilinear family (SGD, SignSVD and "
-           "Muon are rotation-equivariant, so their curves do not depend on the basis)";
+    return "the bilinear bases are problem.bilinear.basis_out, basis_in and basis_seed";
   if (key == "theory.solver")
     return "the bilinear dynamics are iterated as exact maps; remove the key or set "
            "theory.solver = \"exact_map\"";
@@ -640,30 +642,42 @@ void check_family(const Settings& s, Issues& issues) {
 }
 
 // Cross-field checks; skipped for keys whose own value was rejected.
-void check_consistency(const Settings& s, const std::string& covariance_path, Issues& issues) {
+void check_consistency(const Settings& s, const ResolvedPaths& paths, Issues& issues) {
   const Place place{kCrossPhase, 0, 0};
   const auto ok = [&](std::initializer_list<std::string_view> keys) {
     return std::none_of(keys.begin(), keys.end(), [&](auto k) { return s.at(k).bad; });
   };
 
-  if (ok({"problem.covariance.kind", "problem.covariance.path"}) &&
-      s.get<std::string>("problem.covariance.kind") == "from_file") {
-    const std::string& given = s.get<std::string>("problem.covariance.path");
-    const std::string field = "problem.covariance.path";
+  // A from_file spectrum needs an existing file: (kind key, path key, what the file holds).
+  struct FileKey {
+    std::string_view kind, path, holds;
+  };
+  const bool bilinear =
+      !s.at("problem.family").bad && s.get<std::string>("problem.family") == "bilinear";
+  for (const FileKey& f :
+       {FileKey{"problem.covariance.kind", "problem.covariance.path", "d eigenvalues"},
+        FileKey{"problem.bilinear.covariance_out", "problem.bilinear.path_out",
+                "n_out eigenvalues of K_out"},
+        FileKey{"problem.bilinear.covariance_in", "problem.bilinear.path_in",
+                "n_in eigenvalues of K_in"}}) {
+    const bool of_bilinear = f.kind.substr(0, 17) == "problem.bilinear.";
+    if (of_bilinear != bilinear) continue;  // the other family's keys are check_family's
+    if (!ok({f.kind, f.path}) || s.get<std::string>(f.kind) != "from_file") continue;
+    const std::string& given = s.get<std::string>(f.path);
+    const std::string& resolved = paths.at(std::string(f.path));
+    const std::string field(f.path);
     std::error_code ec;
     if (given.empty())
       issues.add(field,
-                 field +
-                     " = \"\": required when problem.covariance.kind = \"from_file\" (a text "
-                     "file of d eigenvalues)" +
+                 field + " = \"\": required when " + std::string(f.kind) +
+                     " = \"from_file\" (a text file of " + std::string(f.holds) + ")" +
                      where_to_set(field),
                  place);
-    else if (fs::is_directory(covariance_path, ec))
-      issues.add(field, field + " = " + quote(given) + ": " + covariance_path + " is a directory",
-                 place);
-    else if (!fs::exists(covariance_path, ec))
+    else if (fs::is_directory(resolved, ec))
+      issues.add(field, field + " = " + quote(given) + ": " + resolved + " is a directory", place);
+    else if (!fs::exists(resolved, ec))
       issues.add(field,
-                 field + " = " + quote(given) + ": no file at " + covariance_path +
+                 field + " = " + quote(given) + ": no file at " + resolved +
                      " (relative paths are read from the config file's directory, or from the "
                      "working directory for --set)",
                  place);
@@ -708,7 +722,7 @@ void check_consistency(const Settings& s, const std::string& covariance_path, Is
 }
 
 // TOML literal of a setting, for the resolved configuration.
-std::string literal(const Settings& s, const KeySpec& spec, const std::string& covariance_path) {
+std::string literal(const Settings& s, const KeySpec& spec, const ResolvedPaths& paths) {
   const Value& value = s.at(spec.key).value;
   switch (spec.type) {
     case KeyType::integer:
@@ -720,7 +734,7 @@ std::string literal(const Settings& s, const KeySpec& spec, const std::string& c
     case KeyType::choice:
       return quote(std::get<std::string>(value));
     case KeyType::path:
-      return quote(covariance_path);
+      return quote(paths.at(std::string(spec.key)));
     case KeyType::name_list: {
       const auto& names = std::get<std::vector<std::string>>(value);
       if (names.size() == 1) return quote(names.front());
@@ -745,7 +759,7 @@ std::string literal(const Settings& s, const KeySpec& spec, const std::string& c
   return "";
 }
 
-std::string resolved_text(const Settings& s, const std::string& covariance_path) {
+std::string resolved_text(const Settings& s, const ResolvedPaths& paths) {
   std::string out = "# signdyn configuration: every key, with defaults and overrides applied.\n";
   std::string_view table = "";
   for (const auto& spec : config_schema()) {
@@ -753,7 +767,7 @@ std::string resolved_text(const Settings& s, const std::string& covariance_path)
       table = spec.table();
       out += "\n[" + std::string(table) + "]\n";
     }
-    out += std::string(spec.leaf()) + " = " + literal(s, spec, covariance_path) + "\n";
+    out += std::string(spec.leaf()) + " = " + literal(s, spec, paths) + "\n";
   }
   return out;
 }
@@ -765,7 +779,7 @@ OptimizerKind optimizer_kind(std::string_view name) {
   throw std::logic_error("unknown optimizer name " + std::string(name));
 }
 
-Experiment build_experiment(const Settings& s, const std::string& covariance_path) {
+Experiment build_experiment(const Settings& s, const ResolvedPaths& paths) {
   Experiment e;
   ProblemSpec& p = e.problem;
   p.d = s.get<std::int64_t>("problem.d");
@@ -779,7 +793,8 @@ Experiment build_experiment(const Settings& s, const std::string& covariance_pat
                  : covariance == "from_file" ? CovarianceKind::from_file
                                              : CovarianceKind::power_law;
   p.alpha = s.get<double>("problem.covariance.alpha");
-  p.covariance_file = p.covariance == CovarianceKind::from_file ? covariance_path : "";
+  p.covariance_file =
+      p.covariance == CovarianceKind::from_file ? paths.at("problem.covariance.path") : "";
   p.normalise_trace = s.get<std::string>("problem.covariance.normalise") == "trace";
   p.target = s.get<std::string>("problem.target.kind") == "isotropic" ? TargetKind::isotropic
                                                                       : TargetKind::power_law;
@@ -830,7 +845,25 @@ Experiment build_experiment(const Settings& s, const std::string& covariance_pat
   b.alpha_in = s.get<double>("problem.bilinear.alpha_in");
   b.beta_out = s.get<double>("problem.bilinear.beta_out");
   b.beta_in = s.get<double>("problem.bilinear.beta_in");
-  e.resolved_toml = resolved_text(s, covariance_path);
+  const auto covariance_kind = [&](std::string_view key) {
+    const std::string& kind = s.get<std::string>(key);
+    return kind == "isotropic"   ? CovarianceKind::isotropic
+           : kind == "from_file" ? CovarianceKind::from_file
+                                 : CovarianceKind::power_law;
+  };
+  b.covariance_out = covariance_kind("problem.bilinear.covariance_out");
+  b.covariance_in = covariance_kind("problem.bilinear.covariance_in");
+  b.file_out =
+      b.covariance_out == CovarianceKind::from_file ? paths.at("problem.bilinear.path_out") : "";
+  b.file_in =
+      b.covariance_in == CovarianceKind::from_file ? paths.at("problem.bilinear.path_in") : "";
+  const auto basis_kind = [&](std::string_view key) {
+    return s.get<std::string>(key) == "generic" ? BasisKind::generic : BasisKind::diagonal;
+  };
+  b.basis_out = basis_kind("problem.bilinear.basis_out");
+  b.basis_in = basis_kind("problem.bilinear.basis_in");
+  b.basis_seed = static_cast<std::uint64_t>(s.get<std::int64_t>("problem.bilinear.basis_seed"));
+  e.resolved_toml = resolved_text(s, paths);
   return e;
 }
 
@@ -865,12 +898,18 @@ Experiment parse_config(std::string_view toml_text, const std::string& source,
   for (std::size_t i = 0; i < overrides.size(); ++i)
     apply_override(settings, overrides[i], i, issues);
 
-  const Setting& path_setting = settings.at("problem.covariance.path");
-  const std::string covariance_path = resolve_path(std::get<std::string>(path_setting.value),
-                                                   path_setting.origin, config_directory(source));
-  check_consistency(settings, covariance_path, issues);
+  ResolvedPaths paths;
+  for (const auto& spec : config_schema()) {
+    if (spec.type != KeyType::path) continue;
+    const Setting& setting = settings.at(spec.key);
+    paths[std::string(spec.key)] = setting.bad
+                                       ? std::string()
+                                       : resolve_path(std::get<std::string>(setting.value),
+                                                      setting.origin, config_directory(source));
+  }
+  check_consistency(settings, paths, issues);
   if (!issues.empty()) issues.raise(source);
-  return build_experiment(settings, covariance_path);
+  return build_experiment(settings, paths);
 }
 
 // Reads the config file at `path` (the embedded default when empty) and parses it.

@@ -108,13 +108,56 @@ TEST(CliBilinear, SimulateAllOptimizersAndCompareNotesTheRest) {
     cmp.emplace_back(a);
   const Result c = run(cmp);
   ASSERT_EQ(c.code, kOk) << c.err;
-  EXPECT_NE(c.err.find("no deterministic dynamics for muon yet; not compared"), std::string::npos)
+  EXPECT_NE(c.err.find("no deterministic dynamics for muon on the bilinear family (not derived "
+                       "yet); not compared"),
+            std::string::npos)
       << c.err;
   const ResultFile compared = read_result(dir + "/cmp.h5");
   const Trajectory& signsvd = run_named(compared, "signsvd_theory");
   EXPECT_EQ(signsvd.status, RunStatus::completed) << signsvd.message;
   EXPECT_EQ(signsvd.solver, "refreshed_map");
   EXPECT_EQ(signsvd.t.size(), 9);
+}
+
+// A generic basis from the command line: `compare` runs SignSGD's Monte Carlo in the true basis
+// and notes that its dynamics need the diagonal basis, while SGD is compared as before (its map
+// is basis-free, and its Monte Carlo agrees within 4 SE); the file records the bases and seed.
+TEST(CliBilinear, GenericBasisComparesEquivariantOptimizersAndNotesSignSgd) {
+  const std::string path = fresh_test_dir("cli_bilinear") + "/generic.h5";
+  std::vector<std::string> args = tiny_bilinear({"compare", "--out", path});
+  for (const char* a :
+       {"--set", "optimizer.name=[sgd,signsgd]", "--set", "optimizer.lr.signsgd=0.01", "--set",
+        "problem.bilinear.basis_out=generic", "--set", "problem.bilinear.basis_in=generic", "--set",
+        "problem.bilinear.basis_seed=5"})
+    args.emplace_back(a);
+  const Result r = run(args);
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_NE(r.err.find("(generic basis)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no deterministic dynamics for signsgd on the bilinear family (its "
+                       "closure is the diagonal basis's"),
+            std::string::npos)
+      << r.err;
+  const ResultFile file = read_result(path);
+  ASSERT_TRUE(file.meta.bilinear.has_value());
+  EXPECT_EQ(file.meta.bilinear->basis_out, BasisKind::generic);
+  EXPECT_EQ(file.meta.bilinear->basis_in, BasisKind::generic);
+  EXPECT_EQ(file.meta.bilinear->basis_seed, 5u);
+  ASSERT_EQ(file.runs.size(), 2u);  // sgd_mc, sgd_theory; signsgd was not compared
+  const Comparison c = compare_risk(run_named(file, "sgd_mc"), run_named(file, "sgd_theory"));
+  EXPECT_LT(c.max_abs_z, 4.0);
+
+  // `simulate` runs SignSGD there (true basis) and `ode` refuses it alone, exit 2.
+  std::vector<std::string> sim = args;
+  sim[0] = "simulate";
+  for (const char* a : {"--set", "optimizer.name=signsgd", "--set", "run.replicas=4"})
+    sim.emplace_back(a);
+  const Result s = run(sim);
+  ASSERT_EQ(s.code, kOk) << s.err;
+  EXPECT_EQ(run_named(read_result(path), "signsgd_mc").status, RunStatus::completed);
+  std::vector<std::string> ode = sim;
+  ode[0] = "ode";
+  const Result o = run(ode);
+  EXPECT_EQ(o.code, kBadInput) << o.err;
 }
 
 // `sweep` runs the bilinear family point by point; each point keeps its family and mode pairs.

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <limits>
 #include <string>
 
 #include "signdyn/bilinear.hpp"
 #include "signdyn/error.hpp"
+#include "signdyn/problem.hpp"
 #include "signdyn/rng.hpp"
 
 namespace signdyn {
@@ -70,6 +73,67 @@ TEST(MakeBilinearProblem, PowerLawSpectraAndTargets) {
     EXPECT_NEAR(p.lambda(l - 1), std::pow(l, -0.8), 1e-15);
     EXPECT_NEAR(p.c(l - 1), std::pow(l, -0.3), 1e-15);
   }
+}
+
+// Each side's spectrum on its own: isotropic ones, or a file's values sorted descending; a
+// file with the wrong count is a ConfigError naming the side's path key and its dimension.
+TEST(MakeBilinearProblem, IsotropicAndFileSpectraPerSide) {
+  const std::string path = testing::TempDir() + "signdyn_bilinear_spectrum.txt";
+  std::ofstream(path) << "# K_in eigenvalues\n0.25 1.0\n0.5  # middle\n";
+  BilinearSpec s;
+  s.n_out = 4;
+  s.n_in = 3;
+  s.covariance_out = CovarianceKind::isotropic;
+  s.covariance_in = CovarianceKind::from_file;
+  s.file_in = path;
+  const BilinearProblem p = make_bilinear_problem(s);
+  EXPECT_EQ(p.mu, Eigen::VectorXd::Ones(4));
+  EXPECT_EQ(p.lambda, Eigen::Vector3d(1.0, 0.5, 0.25));
+  EXPECT_TRUE(p.is_diagonal());
+
+  s.n_in = 5;
+  try {
+    make_bilinear_problem(s);
+    ADD_FAILURE() << "a 3-value file was accepted for n_in = 5";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "problem.bilinear.path_in");
+    EXPECT_NE(std::string(e.what()).find("problem.bilinear.n_in = 5"), std::string::npos)
+        << e.what();
+  }
+  s.file_in.clear();
+  expect_config_error(s, "bilinear.path_in");
+  std::remove(path.c_str());
+}
+
+// A generic side holds a Haar rotation: orthogonal, fixed by the seed, and the two sides draw
+// from different streams (O_out ≠ O_in at n_out = n_in); a diagonal side holds none.
+TEST(MakeBilinearProblem, GenericBasesAreSeededHaarRotationsPerSide) {
+  BilinearSpec s;
+  s.n_out = 9;
+  s.n_in = 9;
+  s.basis_out = BasisKind::generic;
+  s.basis_in = BasisKind::generic;
+  s.basis_seed = 4;
+  const BilinearProblem p = make_bilinear_problem(s);
+  ASSERT_EQ(p.O_out.rows(), 9);
+  ASSERT_EQ(p.O_in.rows(), 9);
+  EXPECT_FALSE(p.is_diagonal());
+  const Eigen::MatrixXd eye = Eigen::MatrixXd::Identity(9, 9);
+  EXPECT_LT((p.O_out.transpose() * p.O_out - eye).norm(), 1e-13);
+  EXPECT_LT((p.O_in.transpose() * p.O_in - eye).norm(), 1e-13);
+  EXPECT_GT((p.O_out - p.O_in).norm(), 1.0);
+  EXPECT_EQ(p.O_out, haar_orthogonal(9, 4));
+  EXPECT_EQ(p.O_out, make_bilinear_problem(s).O_out);
+
+  s.basis_in = BasisKind::diagonal;
+  const BilinearProblem half = make_bilinear_problem(s);
+  EXPECT_EQ(half.O_in.size(), 0);
+  EXPECT_EQ(half.O_out, p.O_out);
+  EXPECT_FALSE(half.is_diagonal());
+
+  s.n_out = kMaxBilinearGenericSide + 1;
+  s.n_in = 2;
+  expect_config_error(s, "bilinear.n_out");
 }
 
 BilinearProblem small_problem() {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "../../../solvers/ode/bilinear_sgd.hpp"
@@ -150,6 +151,48 @@ TEST(PredictBilinear, OptimizersWithoutTheoryAreRefused) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(std::string(to_string(r.kind))), std::string::npos);
     }
+  }
+}
+
+// A generic basis changes nothing for the rotation-equivariant SGD and SignSVD (their curves are
+// those of the diagonal basis, bit for bit); SignSGD's closure is the diagonal basis's, so it is
+// refused with the reason and the keys that would give it dynamics.
+TEST(PredictBilinear, GenericBasisKeepsEquivariantDynamicsAndRefusesSignSgd) {
+  BilinearSpec spec;
+  spec.n_out = 7;
+  spec.n_in = 5;
+  spec.sigma = 0.3;
+  spec.alpha_out = 0.5;
+  spec.alpha_in = 0.75;
+  spec.beta_out = 0.4;
+  spec.beta_in = 0.6;
+  const BilinearProblem diagonal = make_bilinear_problem(spec);
+  spec.basis_in = BasisKind::generic;
+  const BilinearProblem generic = make_bilinear_problem(spec);
+  OptimizerSpec o;
+  o.batch = 2;
+  for (const auto& [kind, lr] :
+       {std::pair{OptimizerKind::sgd, 0.2}, std::pair{OptimizerKind::signsvd, 0.05}}) {
+    o.kind = kind;
+    o.lr = lr;
+    const Trajectory a = predict_bilinear(diagonal, o, options_for(diagonal));
+    const Trajectory b = predict_bilinear(generic, o, options_for(generic));
+    EXPECT_EQ(a.risk, b.risk) << to_string(kind);
+    EXPECT_EQ(a.rho, b.rho) << to_string(kind);
+  }
+  o.kind = OptimizerKind::signsgd;
+  o.lr = 0.003;
+  EXPECT_TRUE(has_bilinear_theory(diagonal, o));
+  EXPECT_FALSE(has_bilinear_theory(generic, o));
+  EXPECT_NE(missing_bilinear_theory(generic, o).find("basis_out = basis_in = \"diagonal\""),
+            std::string::npos)
+      << missing_bilinear_theory(generic, o);
+  try {
+    predict_bilinear(generic, o, options_for(generic));
+    ADD_FAILURE() << "SignSGD in a generic basis was not refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not rotation-equivariant"), std::string::npos)
+        << e.what();
   }
 }
 

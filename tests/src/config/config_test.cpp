@@ -126,7 +126,7 @@ TEST(ConfigDefaults, DefaultsAreTheDocumentedValues) {
 TEST(ConfigDefaults, DefaultFileSetsEveryKey) {
   const toml::table document = toml::parse(default_config_text());
   const std::vector<std::string> keys = described_keys();
-  EXPECT_EQ(keys.size(), 37u);
+  EXPECT_EQ(keys.size(), 44u);
   for (const auto& key : keys) EXPECT_TRUE(document.at_path(key)) << key;
 }
 
@@ -392,7 +392,7 @@ TEST(ConfigDescribe, EveryRowsDefaultIsTheDefault) {
     SCOPED_TRACE(key + "=" + value);
     expect_same_experiment(parse_config("", "<empty>", {key + "=" + value}), defaults);
   }
-  EXPECT_EQ(count, 37);
+  EXPECT_EQ(count, 44);
 }
 
 }  // namespace

@@ -21,6 +21,13 @@ inline void expect_same_experiment(const Experiment& a, const Experiment& b) {
   EXPECT_EQ(a.bilinear.alpha_in, b.bilinear.alpha_in);
   EXPECT_EQ(a.bilinear.beta_out, b.bilinear.beta_out);
   EXPECT_EQ(a.bilinear.beta_in, b.bilinear.beta_in);
+  EXPECT_EQ(a.bilinear.covariance_out, b.bilinear.covariance_out);
+  EXPECT_EQ(a.bilinear.covariance_in, b.bilinear.covariance_in);
+  EXPECT_EQ(a.bilinear.file_out, b.bilinear.file_out);
+  EXPECT_EQ(a.bilinear.file_in, b.bilinear.file_in);
+  EXPECT_EQ(a.bilinear.basis_out, b.bilinear.basis_out);
+  EXPECT_EQ(a.bilinear.basis_in, b.bilinear.basis_in);
+  EXPECT_EQ(a.bilinear.basis_seed, b.bilinear.basis_seed);
   const ProblemSpec &p = a.problem, &q = b.problem;
   EXPECT_EQ(p.d, q.d);
   EXPECT_EQ(p.m, q.m);

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "config_test_util.hpp"
+#include "signdyn/bilinear.hpp"
 
 namespace signdyn {
 namespace {
@@ -38,6 +41,36 @@ TEST(ConfigFamily, BilinearKeysMapToTheSpec) {
   EXPECT_EQ(e.bilinear.beta_in, 0.6);
   EXPECT_EQ(to_string(e.family), "bilinear");
   EXPECT_EQ(parse_config("", "<empty>").family, ProblemFamily::regression);
+}
+
+// Spectra and bases per side: the kinds, the Haar seed, and a from_file path resolved against
+// the config file's directory (the resolved path is what the spec and the resolved TOML hold).
+TEST(ConfigFamily, BilinearSpectraAndBasesPerSide) {
+  const std::string dir = testing::TempDir() + "signdyn_family_paths";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/mu.txt") << "1 0.5 0.25\n";
+  const std::string config = dir + "/exp.toml";
+  std::string text = kBilinear;
+  text.replace(text.find("n_out = 24"), 10, "n_out = 3");
+  std::ofstream(config) << text
+                        << "covariance_out = \"from_file\"\npath_out = \"mu.txt\"\n"
+                           "covariance_in = \"isotropic\"\nbasis_in = \"generic\"\n"
+                           "basis_seed = 17\n";
+  const Experiment e = load_config(config);
+  EXPECT_EQ(e.bilinear.covariance_out, CovarianceKind::from_file);
+  EXPECT_EQ(e.bilinear.covariance_in, CovarianceKind::isotropic);
+  const std::string resolved = std::filesystem::path(dir + "/mu.txt").lexically_normal().string();
+  EXPECT_EQ(e.bilinear.file_out, resolved);
+  EXPECT_EQ(e.bilinear.file_in, "");
+  EXPECT_EQ(e.bilinear.basis_out, BasisKind::diagonal);
+  EXPECT_EQ(e.bilinear.basis_in, BasisKind::generic);
+  EXPECT_EQ(e.bilinear.basis_seed, 17u);
+  EXPECT_NE(e.resolved_toml.find("path_out = \"" + resolved + "\""), std::string::npos)
+      << e.resolved_toml;
+  const BilinearProblem p = make_bilinear_problem(e.bilinear);
+  EXPECT_EQ(p.mu, Eigen::Vector3d(1.0, 0.5, 0.25));
+  EXPECT_EQ(p.O_in.rows(), 10);
+  std::filesystem::remove_all(dir);
 }
 
 // The built-in default spells out every key of both families at their defaults; switching the
@@ -108,12 +141,33 @@ TEST(ConfigFamily, ErrorsNameTheField) {
       {{"problem.basis.kind=generic"},
        false,
        "problem.basis.kind",
-       "problem.basis.kind = \"generic\": not used by problem.family = \"bilinear\"; only the "
-       "diagonal basis is implemented for the bilinear family"},
+       "problem.basis.kind = \"generic\": not used by problem.family = \"bilinear\"; the "
+       "bilinear bases are problem.bilinear.basis_out, basis_in and basis_seed"},
       {{"problem.covariance.kind=isotropic"},
        false,
        "problem.covariance.kind",
-       "problem.bilinear.alpha_out = 0 (alpha_in = 0) makes a side isotropic"},
+       "the bilinear spectra are problem.bilinear.covariance_out and covariance_in"},
+      {{"problem.bilinear.covariance_in=from_file"},
+       false,
+       "problem.bilinear.path_in",
+       "problem.bilinear.path_in = \"\": required when problem.bilinear.covariance_in = "
+       "\"from_file\" (a text file of n_in eigenvalues of K_in)"},
+      {{"problem.bilinear.covariance_out=from_file", "problem.bilinear.path_out=no/such.txt"},
+       false,
+       "problem.bilinear.path_out",
+       "problem.bilinear.path_out = \"no/such.txt\": no file at "},
+      {{"problem.bilinear.basis_out=rotated"},
+       false,
+       "problem.bilinear.basis_out",
+       "problem.bilinear.basis_out = \"rotated\": must be one of \"diagonal\" or \"generic\""},
+      {{"problem.bilinear.basis_seed=-1"},
+       false,
+       "problem.bilinear.basis_seed",
+       "problem.bilinear.basis_seed = -1: must be an integer >= 0"},
+      {{"problem.bilinear.basis_in=generic"},
+       true,
+       "problem.bilinear.basis_in",
+       "problem.bilinear.basis_in = \"generic\": used only when problem.family = \"bilinear\""},
       {{"theory.solver=ode"},
        false,
        "theory.solver",

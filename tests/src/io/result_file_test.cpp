@@ -219,6 +219,10 @@ TEST_F(ResultFileTest, BilinearFamilyProblemAndModePairsRoundTrip) {
   spec.alpha_in = 0.75;
   spec.beta_out = 1.5;
   spec.beta_in = 0.0;
+  spec.covariance_in = CovarianceKind::from_file;
+  spec.file_in = "/data/k_in.txt";
+  spec.basis_out = BasisKind::generic;
+  spec.basis_seed = 42;
   meta.bilinear = spec;
   const std::string file = path("bilinear.h5");
   write_result(file, meta, {run});
@@ -233,6 +237,12 @@ TEST_F(ResultFileTest, BilinearFamilyProblemAndModePairsRoundTrip) {
   EXPECT_EQ(back.meta.bilinear->alpha_in, 0.75);
   EXPECT_EQ(back.meta.bilinear->beta_out, 1.5);
   EXPECT_EQ(back.meta.bilinear->beta_in, 0.0);
+  EXPECT_EQ(back.meta.bilinear->covariance_out, CovarianceKind::power_law);
+  EXPECT_EQ(back.meta.bilinear->covariance_in, CovarianceKind::from_file);
+  EXPECT_EQ(back.meta.bilinear->file_in, "/data/k_in.txt");
+  EXPECT_EQ(back.meta.bilinear->basis_out, BasisKind::generic);
+  EXPECT_EQ(back.meta.bilinear->basis_in, BasisKind::diagonal);
+  EXPECT_EQ(back.meta.bilinear->basis_seed, 42u);
   ASSERT_EQ(back.runs.size(), 1u);
   expect_same_run(run, back.runs[0]);
 
