@@ -41,7 +41,7 @@ bool BilinearTheoryRecorder::record(std::size_t index,
                                     const Eigen::Ref<const Eigen::MatrixXd>& rho) {
   const double risk = bilinear_risk_from_rho(problem_, rho);
   if (!is_finite_risk(risk)) {
-    stop(RunStatus::diverged, "risk is not finite at step " +
+    stop(RunStatus::diverged, "risk is not finite (or above 1e150) at step " +
                                   std::to_string(static_cast<long long>(out_.t(index))) +
                                   "; lower optimizer.lr (the dynamics are unstable)");
     return false;

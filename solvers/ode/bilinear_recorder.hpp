@@ -20,7 +20,7 @@ class BilinearTheoryRecorder {
                          const TheoryOptions& options, std::string solver);
 
   /// Stores the exact risk of `rho` (n_out × n_in) and its recorded ρ_kl as record `index`;
-  /// returns false (and marks the run diverged) when the risk is not finite.
+  /// returns false (and marks the run diverged) when the risk is not finite (or above 1e150).
   bool record(std::size_t index, const Eigen::Ref<const Eigen::MatrixXd>& rho);
 
   /// Ends the run early with the given status and message (the first reason is kept).

@@ -27,7 +27,7 @@ TheoryRecorder::TheoryRecorder(const Problem& problem, const OptimizerSpec& opti
 bool TheoryRecorder::record(std::size_t index, const Eigen::Ref<const Eigen::VectorXd>& rho) {
   const double risk = risk_from_rho(problem_, rho);
   if (!is_finite_risk(risk)) {
-    stop(RunStatus::diverged, "risk is not finite at step " +
+    stop(RunStatus::diverged, "risk is not finite (or above 1e150) at step " +
                                   std::to_string(static_cast<long long>(out_.t(index))) +
                                   "; lower optimizer.lr (the dynamics are unstable)");
     return false;
@@ -41,7 +41,7 @@ bool TheoryRecorder::record(std::size_t index, const Eigen::Ref<const Eigen::Vec
 
 bool TheoryRecorder::record_values(std::size_t index, double risk, const double* rho_modes) {
   if (!is_finite_risk(risk)) {
-    stop(RunStatus::diverged, "risk is not finite at step " +
+    stop(RunStatus::diverged, "risk is not finite (or above 1e150) at step " +
                                   std::to_string(static_cast<long long>(out_.t(index))) +
                                   "; lower optimizer.lr (the dynamics are unstable)");
     return false;

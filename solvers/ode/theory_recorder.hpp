@@ -20,7 +20,7 @@ class TheoryRecorder {
                  const TheoryOptions& options, std::string solver);
 
   /// Stores the risk and recorded ρ_j of `rho` (all d modes) as record `index`; returns false
-  /// (and marks the run diverged) when the risk is not finite.
+  /// (and marks the run diverged) when the risk is not finite (or above 1e150).
   bool record(std::size_t index, const Eigen::Ref<const Eigen::VectorXd>& rho);
 
   /// Stores a risk and the recorded ρ_j (one per recorded mode, in order) as record `index`,
@@ -39,9 +39,9 @@ class TheoryRecorder {
   std::size_t stored_ = 0;
 };
 
-/// Largest value of a risk we still call finite (beyond it the run has diverged).
+/// A risk we still call finite: beyond 1e150 the run has diverged (the Monte Carlo's threshold).
 inline bool is_finite_risk(double r) {
-  return std::isfinite(r) && r < 1e300;
+  return std::isfinite(r) && r <= 1e150;
 }
 
 }  // namespace signdyn::detail

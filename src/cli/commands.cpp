@@ -145,9 +145,14 @@ Trajectory simulate_bilinear_run(const BilinearProblem& problem, const Optimizer
   }
   if (curve.diverged > 0 || n_rec < static_cast<Eigen::Index>(curve.steps.size())) {
     tr.status = RunStatus::diverged;
-    tr.message = std::to_string(curve.diverged) + " of " + std::to_string(so.replicas) +
-                 " replicas diverged (non-finite residual); the records every replica reached "
-                 "are kept; lower optimizer.lr";
+    tr.message =
+        curve.diverged > 0
+            ? std::to_string(curve.diverged) + " of " + std::to_string(so.replicas) +
+                  " replicas diverged (non-finite residual); the records every replica reached "
+                  "are kept; lower optimizer.lr"
+            : "the mean risk exceeded 1e150 at step " +
+                  std::to_string(curve.steps[static_cast<std::size_t>(n_rec)]) +
+                  " (the replicas blow up); the records before it are kept; lower optimizer.lr";
   }
   tr.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return tr;

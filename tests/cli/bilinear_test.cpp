@@ -197,6 +197,30 @@ TEST(CliBilinear, DivergedMonteCarloKeepsFiniteRecords) {
   EXPECT_EQ(tr.rho.rows(), tr.t.size());
 }
 
+// A blow-up whose replicas stay finite still ends both runs diverged once the risk passes 1e150
+// (the Monte Carlo says the mean did, not that a replica went non-finite); the records kept are
+// the ones below it.
+TEST(CliBilinear, RiskAbove1e150EndsBothRunsDiverged) {
+  const std::string path = fresh_test_dir("cli_bilinear") + "/blowup.h5";
+  std::vector<std::string> args = tiny_bilinear({"compare", "--out", path});
+  for (const char* a : {"--set", "problem.bilinear.n_out=16", "--set", "problem.bilinear.n_in=16",
+                        "--set", "problem.bilinear.covariance_in=isotropic", "--set",
+                        "optimizer.lr=0.6", "--set", "optimizer.batch=8", "--set", "run.steps=1000",
+                        "--set", "run.records=20", "--set", "run.replicas=4"})
+    args.emplace_back(a);
+  const Result r = run(args);
+  ASSERT_EQ(r.code, kOk) << r.err;
+  EXPECT_NE(r.err.find("the mean risk exceeded 1e150 at step"), std::string::npos) << r.err;
+  const ResultFile file = read_result(path);
+  for (const char* name : {"sgd_mc", "sgd_theory"}) {
+    const Trajectory& tr = run_named(file, name);
+    EXPECT_EQ(tr.status, RunStatus::diverged) << name;
+    ASSERT_GE(tr.risk.size(), 2) << name;
+    EXPECT_LE(tr.risk.maxCoeff(), 1e150) << name;
+    EXPECT_LT(tr.t(tr.t.size() - 1), 1000.0) << name;
+  }
+}
+
 // Bad bilinear input exits 2 naming the key, before anything is written.
 TEST(CliBilinear, BadInputExitsTwoNamingTheKey) {
   const std::string path = fresh_test_dir("cli_bilinear") + "/bad.h5";
