@@ -18,7 +18,7 @@
 namespace signdyn {
 namespace {
 
-BilinearProblem test_problem(Eigen::Index n_out, Eigen::Index n_in) {
+BilinearSpec test_spec(Eigen::Index n_out, Eigen::Index n_in) {
   BilinearSpec s;
   s.n_out = n_out;
   s.n_in = n_in;
@@ -27,7 +27,11 @@ BilinearProblem test_problem(Eigen::Index n_out, Eigen::Index n_in) {
   s.alpha_in = 0.75;
   s.beta_out = 0.4;
   s.beta_in = 0.6;
-  return make_bilinear_problem(s);
+  return s;
+}
+
+BilinearProblem test_problem(Eigen::Index n_out, Eigen::Index n_in) {
+  return make_bilinear_problem(test_spec(n_out, n_in));
 }
 
 OptimizerSpec spec_of(OptimizerKind kind, double lr, Eigen::Index batch) {
@@ -153,14 +157,7 @@ TEST(SimulateBilinear, RejectsInvalidOptions) {
 
 // A generic bilinear problem (Haar rotations on both sides, or on the output side only).
 BilinearProblem generic_problem(Eigen::Index n_out, Eigen::Index n_in, bool both) {
-  BilinearSpec s;
-  s.n_out = n_out;
-  s.n_in = n_in;
-  s.sigma = 0.3;
-  s.alpha_out = 0.5;
-  s.alpha_in = 0.75;
-  s.beta_out = 0.4;
-  s.beta_in = 0.6;
+  BilinearSpec s = test_spec(n_out, n_in);
   s.basis_out = BasisKind::generic;
   s.basis_in = both ? BasisKind::generic : BasisKind::diagonal;
   s.basis_seed = 3;

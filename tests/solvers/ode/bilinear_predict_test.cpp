@@ -13,7 +13,7 @@
 namespace signdyn {
 namespace {
 
-BilinearProblem small_problem() {
+BilinearSpec small_spec() {
   BilinearSpec spec;
   spec.n_out = 7;
   spec.n_in = 5;
@@ -22,7 +22,11 @@ BilinearProblem small_problem() {
   spec.alpha_in = 0.75;
   spec.beta_out = 0.4;
   spec.beta_in = 0.6;
-  return make_bilinear_problem(spec);
+  return spec;
+}
+
+BilinearProblem small_problem() {
+  return make_bilinear_problem(small_spec());
 }
 
 TheoryOptions options_for(const BilinearProblem& p) {
@@ -158,14 +162,7 @@ TEST(PredictBilinear, OptimizersWithoutTheoryAreRefused) {
 // those of the diagonal basis, bit for bit); SignSGD's closure is the diagonal basis's, so it is
 // refused with the reason and the keys that would give it dynamics.
 TEST(PredictBilinear, GenericBasisKeepsEquivariantDynamicsAndRefusesSignSgd) {
-  BilinearSpec spec;
-  spec.n_out = 7;
-  spec.n_in = 5;
-  spec.sigma = 0.3;
-  spec.alpha_out = 0.5;
-  spec.alpha_in = 0.75;
-  spec.beta_out = 0.4;
-  spec.beta_in = 0.6;
+  BilinearSpec spec = small_spec();
   const BilinearProblem diagonal = make_bilinear_problem(spec);
   spec.basis_in = BasisKind::generic;
   const BilinearProblem generic = make_bilinear_problem(spec);
