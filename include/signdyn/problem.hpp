@@ -38,13 +38,20 @@ struct Problem {
   Eigen::VectorXd lambda;  // λ_j, j = 1..d (stored 0-based)
   Eigen::VectorXd b;       // target amplitudes b_j
   BasisKind basis = BasisKind::diagonal;
-  Eigen::MatrixXd O;  // d×d Haar orthogonal matrix; size 0×0 for the diagonal basis
+  // d×d Haar orthogonal matrix; 0×0 for the diagonal basis, and for a generic basis with
+  // d > kMaxRealisedBasis (only SignSGD's Monte Carlo needs it, and refuses such a problem).
+  Eigen::MatrixXd O;
 
   bool is_diagonal() const { return basis == BasisKind::diagonal; }
+  /// True when the generic basis's rotation O is formed (d <= kMaxRealisedBasis).
+  bool has_rotation() const { return O.rows() == d && O.cols() == d && d > 0; }
 };
 
-/// Builds the problem from its spec (eigenvalues, target, Haar O from basis_seed); throws
-/// ConfigError naming the field for an invalid spec.
+/// Largest d whose generic basis is realised as a dense O (8·d² bytes: 2 GiB at 16384).
+inline constexpr Eigen::Index kMaxRealisedBasis = 16384;
+
+/// Builds the problem from its spec (eigenvalues, target, Haar O from basis_seed when
+/// d <= kMaxRealisedBasis); throws ConfigError naming the field for an invalid spec.
 Problem make_problem(const ProblemSpec& spec);
 
 /// Haar-distributed d×d orthogonal matrix from the stream (seed, tag): QR of a Gaussian matrix

@@ -41,13 +41,28 @@ std::string format_value(double x) {
   return s.str();
 }
 
+// U(O G) = O U(G) for every orthogonal O (theory.md §1): all but SignSGD.
+bool rotation_equivariant(OptimizerKind kind) {
+  return kind != OptimizerKind::signsgd;
+}
+
 // Throws ConfigError (or Error for API misuse) unless the inputs describe a valid run.
 void validate(const Problem& p, const OptimizerSpec& spec, const SimulateOptions& o) {
   if (p.d < 1 || p.m < 1 || p.lambda.size() != p.d || p.b.size() != p.d ||
-      (!p.is_diagonal() && (p.O.rows() != p.d || p.O.cols() != p.d))) {
+      (p.O.size() > 0 && !p.has_rotation())) {
     throw Error(
         "simulate: the Problem is inconsistent (sizes of lambda, b, O do not match d); "
         "build it with make_problem()");
+  }
+  if (!p.is_diagonal() && !p.has_rotation() && !rotation_equivariant(spec.kind)) {
+    throw ConfigError("problem.d",
+                      "problem.d = " + std::to_string(p.d) + ": the Monte Carlo of " +
+                          std::string(to_string(spec.kind)) +
+                          " in a generic basis runs in the true basis and needs the dense d×d "
+                          "Haar rotation, formed only for d <= " +
+                          std::to_string(kMaxRealisedBasis) +
+                          "; use a smaller d, the diagonal basis, or `signdyn ode` (its "
+                          "concentration form needs no rotation)");
   }
   if (o.record_steps.empty()) {
     throw ConfigError("run.records",
@@ -389,8 +404,8 @@ Trajectory dispatch_rule(const Problem& p, const OptimizerSpec& spec, const Simu
 }  // namespace
 
 Frame default_frame(const Problem& problem, OptimizerKind kind) {
-  const bool equivariant = kind != OptimizerKind::signsgd;
-  return equivariant || problem.is_diagonal() ? Frame::eigenbasis : Frame::true_basis;
+  return rotation_equivariant(kind) || problem.is_diagonal() ? Frame::eigenbasis
+                                                             : Frame::true_basis;
 }
 
 Trajectory simulate_in_frame(const Problem& problem, const OptimizerSpec& optimizer,
@@ -398,6 +413,9 @@ Trajectory simulate_in_frame(const Problem& problem, const OptimizerSpec& optimi
                              std::size_t record_budget) {
   validate(problem, optimizer, options);
   if (frame == Frame::true_basis && !problem.is_diagonal()) {
+    if (!problem.has_rotation())
+      throw Error("simulate_in_frame: the true basis needs the realised rotation O (d <= " +
+                  std::to_string(kMaxRealisedBasis) + ")");
     return dispatch_rule<Frame::true_basis>(problem, optimizer, options, record_budget);
   }
   return dispatch_rule<Frame::eigenbasis>(problem, optimizer, options, record_budget);

@@ -47,10 +47,23 @@ TEST(MakeProblem, RejectsImpossibleSpecsNamingTheField) {
   s = {};
   s.covariance = CovarianceKind::from_file;  // no path
   expect_config_error(s, "problem.covariance.path");
-  s = {};
-  s.d = 1000000;  // a dense 10^6 × 10^6 rotation (7 TiB): refused before any allocation
+}
+
+// Beyond kMaxRealisedBasis a generic basis is not formed (a dense 10^6 × 10^6 rotation would take
+// 7 TiB): the problem is generic without O, and the true-basis risk, which needs O, refuses.
+TEST(MakeProblem, LargeGenericBasisIsNotFormed) {
+  ProblemSpec s;
+  s.d = 1000000;
+  s.m = 1;
   s.basis = BasisKind::generic;
-  expect_config_error(s, "problem.d");
+  const Problem p = make_problem(s);
+  EXPECT_FALSE(p.is_diagonal());
+  EXPECT_FALSE(p.has_rotation());
+  EXPECT_EQ(p.O.size(), 0);
+  EXPECT_EQ(p.lambda.size(), 1000000);
+  EXPECT_THROW(risk_true_basis(p, Eigen::MatrixXd::Zero(s.d, 1)), Error);
+  s.d = kMaxRealisedBasis < 64 ? kMaxRealisedBasis : 64;
+  EXPECT_TRUE(make_problem(s).has_rotation());
 }
 
 // make_problem applies the spectrum, target, normalisations and basis of the spec.

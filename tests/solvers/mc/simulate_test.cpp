@@ -197,6 +197,30 @@ TEST(Simulate, RejectsInvalidOptionsNamingTheField) {
   EXPECT_EQ(field_of(bad, o), "optimizer.lr");
 }
 
+// A generic basis beyond kMaxRealisedBasis has no rotation: the equivariant optimizers run in
+// the eigenbasis without it (the same curve as the diagonal basis's, bit for bit), and SignSGD,
+// whose Monte Carlo needs the true basis, is refused naming problem.d before any work.
+TEST(Simulate, LargeGenericBasisRunsEquivariantOptimizersAndRefusesSignSgd) {
+  const Eigen::Index d = kMaxRealisedBasis + 1;
+  const Problem generic = small_problem(BasisKind::generic, d, 1);
+  const Problem diagonal = small_problem(BasisKind::diagonal, d, 1);
+  ASSERT_FALSE(generic.has_rotation());
+  SimulateOptions o;
+  o.record_steps = {0, 1, 3};
+  o.modes = record_modes(d, 3);
+  o.replicas = 2;
+  o.threads = 1;
+  const OptimizerSpec sgd = optimizer(OptimizerKind::sgd, 0.5, 2);
+  expect_identical(simulate(generic, sgd, o), simulate(diagonal, sgd, o));
+  try {
+    simulate(generic, optimizer(OptimizerKind::signsgd, 1e-3, 2), o);
+    ADD_FAILURE() << "SignSGD ran without the rotation";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "problem.d");
+    EXPECT_NE(std::string(e.what()).find("signdyn ode"), std::string::npos) << e.what();
+  }
+}
+
 // The per-step update of SGD and SignSGD touches no heap memory (buffers sized once).
 TEST(Simulate, UpdateRulesDoNotAllocate) {
   const Problem p = small_problem(BasisKind::diagonal, 64, 48);
