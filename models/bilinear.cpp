@@ -14,12 +14,6 @@ namespace signdyn {
 
 namespace {
 
-std::string format_value(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
-
 // Throws ConfigError for `field` unless the exponent is finite and >= 0.
 void require_exponent(double value, const std::string& field, const std::string& what) {
   if (!std::isfinite(value) || value < 0.0) {

@@ -15,12 +15,6 @@ namespace signdyn {
 
 namespace {
 
-std::string format_value(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
-
 // Throws ConfigError for `field` unless every entry of v is finite and > 0.
 void require_positive_finite(const Eigen::VectorXd& v, const std::string& field,
                              const std::string& what, const std::string& fix) {

@@ -1,6 +1,7 @@
 // signdyn/error.hpp: the exception types every layer throws, and how the CLI maps them.
 #pragma once
 
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -37,5 +38,12 @@ class NumericalError : public Error {
  public:
   using Error::Error;
 };
+
+/// A number as error messages print it: the shortest default stream form ("0.5", "1e+07", "nan").
+inline std::string format_value(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
 
 }  // namespace signdyn

@@ -35,12 +35,6 @@ constexpr double kMaxRecordedValue = 1e150;
 // Steps between progress/cancel checks inside a replica.
 constexpr std::int64_t kTickSteps = 64;
 
-std::string format_value(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
-
 // U(O G) = O U(G) for every orthogonal O (theory.md §1): all but SignSGD.
 bool rotation_equivariant(OptimizerKind kind) {
   return kind != OptimizerKind::signsgd;
