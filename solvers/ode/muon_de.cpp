@@ -21,6 +21,41 @@ double max_abs(const std::array<std::complex<double>, 5>& a) {
   return m;
 }
 
+struct Outlier {
+  bool found = false;
+  std::size_t i_gap = 0;  // lowest node of the outlier component
+  double mean_x = 0.0;    // its mean location
+};
+
+// The top component of the spectrum if it is an outlier: scanning down from the top, the density
+// (per unit ln x) rises to a peak, then falls to a minimum below 1e-2 of that peak with at least
+// half an eigenvalue's mass left below; the component must hold less than half the rank.
+Outlier find_outlier(const std::vector<double>& dens, std::size_t i_low, long k_lo, double h,
+                     double rank) {
+  Outlier out;
+  const std::size_t n = dens.size();
+  if (n < 3 || i_low + 2 >= n) return out;
+  double total = 0.0;
+  for (std::size_t i = i_low; i < n; ++i) total += dens[i] * h;
+  std::size_t i = n - 1;
+  while (i > i_low && dens[i - 1] >= dens[i]) --i;  // up to the top component's peak
+  const double peak = dens[i];
+  if (!(peak > 0.0)) return out;
+  while (i > i_low && dens[i - 1] <= dens[i]) --i;  // down to the following minimum
+  if (i == i_low || !(dens[i] < 1e-2 * peak)) return out;
+  double mass = 0.0, first = 0.0;
+  for (std::size_t q = i; q < n; ++q) {
+    const double x = std::exp(static_cast<double>(k_lo + static_cast<long>(q)) * h);
+    mass += dens[q] * h;
+    first += x * dens[q] * h;
+  }
+  if (!(mass < 0.5 * rank) || !(total - mass > 0.5)) return out;
+  out.found = true;
+  out.i_gap = i;
+  out.mean_x = first / mass;
+  return out;
+}
+
 }  // namespace
 
 double MuonPolynomial::operator()(double s) const {
@@ -126,6 +161,12 @@ MuonDeSolver::Unknowns MuonDeSolver::solve(C zeta, Unknowns u, Jacobian& J, bool
 
 void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
                             Eigen::ArrayXd& noise) {
+  Eigen::ArrayXd drift_polar, noise_polar;
+  evaluate(rho, drift, noise, drift_polar, noise_polar);
+}
+
+void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise,
+                            Eigen::ArrayXd& drift_polar, Eigen::ArrayXd& noise_polar) {
   const Eigen::Index d = lambda_.size();
   const double h = options_.step;
   ell_ = lambda_ * rho;
@@ -140,23 +181,6 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
   const long k_lo = static_cast<long>(std::floor(std::log(options_.range * trace_w) / h));
   const std::size_t n = static_cast<std::size_t>(k_top - k_lo + 1);
 
-  // Weights of the piecewise-linear (in y = ln x) densities against √x φ(√(x/tr W)) and φ².
-  std::vector<double> w_drift(n, 0.0), w_noise(n, 0.0);
-  const int sub = options_.sub_points;
-  for (std::size_t i = 0; i + 1 < n; ++i) {
-    const double y0 = static_cast<double>(k_lo + static_cast<long>(i)) * h;
-    for (int q = 0; q < sub; ++q) {
-      const double theta = (q + 0.5) / sub, y = y0 + theta * h;
-      const double x = std::exp(y);
-      const double f = phi_(std::sqrt(std::min(1.0, x / trace_w)));
-      const double fa = std::sqrt(x) * f * (h / sub), fn = f * f * (h / sub);
-      w_drift[i] += fa * (1.0 - theta);
-      w_drift[i + 1] += fa * theta;
-      w_noise[i] += fn * (1.0 - theta);
-      w_noise[i + 1] += fn * theta;
-    }
-  }
-
   // Each node is solved along a ladder ζ = −x(1 + iδ_l), δ_l = δ_0 2^{−l}, l = 0..L: far from the
   // real axis the solution branch is unique and smooth in x (so it is continued from the node
   // above), and halving δ keeps Newton on that branch. The densities at the last two levels are
@@ -167,7 +191,10 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
   const auto n_levels = static_cast<std::size_t>(levels + 1);
   const long k_far = static_cast<long>(std::ceil(std::log(1e3 * trace_w) / h));
   const bool warm = warm_.count(k_top) > 0 && warm_[k_top].ladder.size() == n_levels;
-  Eigen::ArrayXd a_int = Eigen::ArrayXd::Zero(d), n_int = Eigen::ArrayXd::Zero(d);
+  // Richardson-combined densities per node (in y = ln x, times π): Im T_j and Im V_j.
+  std::vector<Eigen::ArrayXd> dens_a(n), dens_n(n);
+  std::vector<double> dens_total(n, 0.0);  // Σ_j μ_j per unit y
+  std::size_t i_low = n;                   // lowest node with densities
   const DeMap<C> map{lambda_, ell_, c_, batch_};
   const double rank = std::min({batch_, m_, static_cast<double>(d)});
   double mass = 0.0;  // Σ_j μ_j above the current node (total: rank W = Σ_j n_j)
@@ -249,6 +276,9 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
     if (k > k_top) continue;
     const std::size_t i = static_cast<std::size_t>(k - k_lo);
     double node_mass = 0.0;
+    dens_a[i] = Eigen::ArrayXd::Zero(d);
+    dens_n[i] = Eigen::ArrayXd::Zero(d);
+    i_low = i;
     for (int l = levels - 1; l <= levels; ++l) {
       const double weight = l == levels ? 2.0 : -1.0;  // Richardson: 2 I(δ) − I(2δ)
       const Unknowns& u = node.ladder[static_cast<std::size_t>(l)];
@@ -256,19 +286,99 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
       for (Eigen::Index j = 0; j < d; ++j) {
         const auto g = map.mode(j, t, u[4]);
         // Densities in y = ln x: Im T_j/π and Im V_j/π, V_j = 1 − κ G11.
-        a_int(j) += weight * w_drift[i] * g.g31.imag();
-        n_int(j) -= weight * w_noise[i] * (u[4] * g.g11).imag();
+        dens_a[i](j) += weight * g.g31.imag();
+        dens_n[i](j) -= weight * (u[4] * g.g11).imag();
         const double density = -weight * h * (u[4] * g.g11).imag() / std::numbers::pi;
         node_mass += density;
         mass_j(j) += density;
       }
     }
     mass += node_mass;
+    dens_total[i] = node_mass / h;
     // Below the spectrum (all of its mass collected, none at this node) there is nothing left.
     if (mass >= (1.0 - 1e-9) * rank && node_mass <= 1e-12 * rank) break;
   }
+  // The top outlier (docs/theory/signsvd.md §5.5): a component of the spectrum above a deep gap.
+  // Its location x fluctuates (the equivalent's bump), and ‖G‖_F²/m = tr W moves with it:
+  // given x, F² = tr W + (x − x̄) + ξ, ξ ~ N(0, v) from the other rows' fluctuations. Below the
+  // gap, s = √(x/tr W) as before.
+  const Outlier out = find_outlier(dens_total, i_low, k_lo, h, rank);
+  double v_rest = 0.0;
+  if (out.found) {
+    // v = Σ_{j ≠ c} [(2/B)(2λ_j²ρ_j + λ_j 2R/B)² + (2/m) row_j²], row_j = E‖g_j‖²/m: the batch
+    // norm χ_j of column j (Var χ_j = 2/B) and the m columns' sampling of row j.
+    Eigen::Index c = 0;
+    Eigen::ArrayXd mu_out = Eigen::ArrayXd::Zero(d);
+    for (std::size_t i = out.i_gap; i < n; ++i)
+      if (dens_n[i].size() == d) mu_out += dens_n[i];
+    mu_out.maxCoeff(&c);
+    const Eigen::ArrayXd slope = 2.0 * lambda_ * ell_ + lambda_ * two_r / batch_;
+    const Eigen::ArrayXd row = (1.0 + 1.0 / batch_) * lambda_ * ell_ + lambda_ * two_r / batch_;
+    v_rest = (2.0 / batch_) * slope.square().sum() + (2.0 / m_) * row.square().sum() -
+             (2.0 / batch_) * slope(c) * slope(c) - (2.0 / m_) * row(c) * row(c);
+    v_rest = std::max(v_rest, 0.0);
+  }
+  const double x_gap =
+      out.found ? std::exp(static_cast<double>(k_lo + static_cast<long>(out.i_gap)) * h) : 0.0;
+  // Gaussian average over ξ: trapezoid on ±6 standard deviations (φ is smooth in s).
+  constexpr int n_xi = 49;
+  std::array<double, n_xi> xi_z{}, xi_w{};
+  {
+    double total = 0.0;
+    for (int q = 0; q < n_xi; ++q) {
+      xi_z[q] = -6.0 + 12.0 * q / (n_xi - 1);
+      xi_w[q] = std::exp(-0.5 * xi_z[q] * xi_z[q]);
+      total += xi_w[q];
+    }
+    for (double& w : xi_w) w /= total;
+  }
+  auto phi_at = [&](double x, double& f1, double& f2) {  // E φ(s), E φ(s)² at location x
+    if (!(out.found && x >= x_gap)) {
+      f1 = phi_(std::sqrt(std::min(1.0, x / trace_w)));
+      f2 = f1 * f1;
+      return;
+    }
+    f1 = f2 = 0.0;
+    const double sd = std::sqrt(v_rest);
+    for (int q = 0; q < n_xi; ++q) {
+      const double f2norm = std::max(trace_w + (x - out.mean_x) + sd * xi_z[q], x);
+      const double f = phi_(std::sqrt(std::min(1.0, x / f2norm)));
+      f1 += xi_w[q] * f;
+      f2 += xi_w[q] * f * f;
+    }
+  };
+
+  // Integrate the piecewise-linear (in y) densities against √x E φ and E φ² (and against √x and
+  // 1 for the polar factor), on `sub_points` points per interval: φ oscillates on fine scales.
+  Eigen::ArrayXd a_int = Eigen::ArrayXd::Zero(d), n_int = Eigen::ArrayXd::Zero(d);
+  Eigen::ArrayXd a_int1 = Eigen::ArrayXd::Zero(d), n_int1 = Eigen::ArrayXd::Zero(d);
+  const int sub = options_.sub_points;
+  for (std::size_t i = i_low; i < n; ++i) {
+    double wa = 0.0, wn = 0.0, wa1 = 0.0, wn1 = 0.0;  // weights of node i
+    const double y_i = static_cast<double>(k_lo + static_cast<long>(i)) * h;
+    for (int side = -1; side <= 1; side += 2) {  // the intervals below and above node i
+      if (side > 0 && i + 1 == n) continue;
+      for (int q = 0; q < sub; ++q) {
+        const double theta = (q + 0.5) / sub;  // distance from node i, in units of h
+        const double x = std::exp(y_i + side * theta * h);
+        double f1 = 0.0, f2 = 0.0;
+        phi_at(x, f1, f2);
+        const double hat = (1.0 - theta) * (h / sub);
+        wa += std::sqrt(x) * f1 * hat;
+        wn += f2 * hat;
+        wa1 += std::sqrt(x) * hat;
+        wn1 += hat;
+      }
+    }
+    a_int += wa * dens_a[i];
+    n_int += wn * dens_n[i];
+    a_int1 += wa1 * dens_a[i];
+    n_int1 += wn1 * dens_n[i];
+  }
   drift = rho * a_int / (std::numbers::pi * std::sqrt(m_));
   noise = n_int / (std::numbers::pi * m_);
+  drift_polar = rho * a_int1 / (std::numbers::pi * std::sqrt(m_));
+  noise_polar = n_int1 / (std::numbers::pi * m_);
   if (x_stop > 0.0 && exact_mass_.size() == d) {
     // μ_j(0, x_stop): the exact total μ_j(R₊) = n_j is known when m ≥ min(B, d); spread the
     // rest over s ≤ s_stop with φ² averaged uniformly in s (the hard edge's density ∝ x^{−1/2}
@@ -281,6 +391,7 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift,
       phi2 += f * f / n_avg;
     }
     noise += (exact_mass_ - mass_j).max(0.0) * phi2 / m_;
+    noise_polar += (exact_mass_ - mass_j).max(0.0) / m_;
   }
 }
 

@@ -47,6 +47,9 @@ class MuonDeSolver {
 
   /// Drift A_j and noise N_j at the Gaussian-row state ρ.
   void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise);
+  /// The same, and also the polar factor's (φ ≡ 1, SignSVD) A_j and N_j from the same densities.
+  void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise,
+                Eigen::ArrayXd& drift_polar, Eigen::ArrayXd& noise_polar);
 
  private:
   using C = std::complex<double>;
