@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numbers>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "signdyn/error.hpp"
@@ -54,6 +55,21 @@ Outlier find_outlier(const std::vector<double>& dens, std::size_t i_low, long k_
   out.i_gap = i;
   out.mean_x = first / mass;
   return out;
+}
+
+// Nodes and weights (normalised) for Gamma(k, 1/k): `count` equally spaced points in u = ln χ
+// over ±6 standard deviations, weights ∝ exp(k (u − e^u)).
+std::vector<std::pair<double, double>> gamma_nodes(double k, int count) {
+  std::vector<std::pair<double, double>> nodes;
+  const double half = 6.0 / std::sqrt(k);
+  double total = 0.0;
+  for (int i = 0; i < count; ++i) {
+    const double u = -half + 2.0 * half * i / (count - 1);
+    nodes.emplace_back(std::exp(u), std::exp(k * (u - std::exp(u) + 1.0)));
+    total += nodes.back().second;
+  }
+  for (auto& node : nodes) node.second /= total;
+  return nodes;
 }
 
 }  // namespace
@@ -298,62 +314,25 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
     // Below the spectrum (all of its mass collected, none at this node) there is nothing left.
     if (mass >= (1.0 - 1e-9) * rank && node_mass <= 1e-12 * rank) break;
   }
-  // The top outlier (docs/theory/signsvd.md §5.5): a component of the spectrum above a deep gap.
-  // Its location x fluctuates (the equivalent's bump), and ‖G‖_F²/m = tr W moves with it:
-  // given x, F² = tr W + (x − x̄) + ξ, ξ ~ N(0, v) from the other rows' fluctuations. Below the
-  // gap, s = √(x/tr W) as before.
+  // The top outlier (docs/theory/signsvd.md §5.5): a component of the spectrum above a deep gap,
+  // the spike of the signal-dominated mode c. The equivalent gives its mass per mode and its mean
+  // location x̄, but not the law of its fluctuation (its bump has about half the variance), and
+  // it normalises by a fixed tr W while ‖G‖_F² moves with the spike. The outlier is therefore
+  // integrated over its own law: with χ = ‖x_c‖²/(Bλ_c) ~ Gamma(B/2, 2/B) (the batch norm of
+  // column c) and ψ ~ Gamma(m/2, 2/m) (the m columns' sampling of the spike direction),
+  //   x = x̄ + ℓ(χ) ψ − E ℓ,  ℓ(χ) = λ_c²ρ_c χ² + λ_c χ (ρ_c (tr K − λ_c) + 2R − λ_cρ_c)/B,
+  //   ‖G‖_F²/m = tr W + (x − x̄) + ξ,  ξ ~ N(0, v),
+  // ℓ(χ) being E[‖g_c‖²/m | χ] plus the other rows' share along the spike direction, and v the
+  // variance of the other rows' norms. Below the gap, s = √(x/tr W) as before.
   const Outlier out = find_outlier(dens_total, i_low, k_lo, h, rank);
-  double v_rest = 0.0;
-  if (out.found) {
-    // v = Σ_{j ≠ c} [(2/B)(2λ_j²ρ_j + λ_j 2R/B)² + (2/m) row_j²], row_j = E‖g_j‖²/m: the batch
-    // norm χ_j of column j (Var χ_j = 2/B) and the m columns' sampling of row j.
-    Eigen::Index c = 0;
-    Eigen::ArrayXd mu_out = Eigen::ArrayXd::Zero(d);
-    for (std::size_t i = out.i_gap; i < n; ++i)
-      if (dens_n[i].size() == d) mu_out += dens_n[i];
-    mu_out.maxCoeff(&c);
-    const Eigen::ArrayXd slope = 2.0 * lambda_ * ell_ + lambda_ * two_r / batch_;
-    const Eigen::ArrayXd row = (1.0 + 1.0 / batch_) * lambda_ * ell_ + lambda_ * two_r / batch_;
-    v_rest = (2.0 / batch_) * slope.square().sum() + (2.0 / m_) * row.square().sum() -
-             (2.0 / batch_) * slope(c) * slope(c) - (2.0 / m_) * row(c) * row(c);
-    v_rest = std::max(v_rest, 0.0);
-  }
-  const double x_gap =
-      out.found ? std::exp(static_cast<double>(k_lo + static_cast<long>(out.i_gap)) * h) : 0.0;
-  // Gaussian average over ξ: trapezoid on ±6 standard deviations (φ is smooth in s).
-  constexpr int n_xi = 49;
-  std::array<double, n_xi> xi_z{}, xi_w{};
-  {
-    double total = 0.0;
-    for (int q = 0; q < n_xi; ++q) {
-      xi_z[q] = -6.0 + 12.0 * q / (n_xi - 1);
-      xi_w[q] = std::exp(-0.5 * xi_z[q] * xi_z[q]);
-      total += xi_w[q];
-    }
-    for (double& w : xi_w) w /= total;
-  }
-  auto phi_at = [&](double x, double& f1, double& f2) {  // E φ(s), E φ(s)² at location x
-    if (!(out.found && x >= x_gap)) {
-      f1 = phi_(std::sqrt(std::min(1.0, x / trace_w)));
-      f2 = f1 * f1;
-      return;
-    }
-    f1 = f2 = 0.0;
-    const double sd = std::sqrt(v_rest);
-    for (int q = 0; q < n_xi; ++q) {
-      const double f2norm = std::max(trace_w + (x - out.mean_x) + sd * xi_z[q], x);
-      const double f = phi_(std::sqrt(std::min(1.0, x / f2norm)));
-      f1 += xi_w[q] * f;
-      f2 += xi_w[q] * f * f;
-    }
-  };
-
-  // Integrate the piecewise-linear (in y) densities against √x E φ and E φ² (and against √x and
-  // 1 for the polar factor), on `sub_points` points per interval: φ oscillates on fine scales.
   Eigen::ArrayXd a_int = Eigen::ArrayXd::Zero(d), n_int = Eigen::ArrayXd::Zero(d);
   Eigen::ArrayXd a_int1 = Eigen::ArrayXd::Zero(d), n_int1 = Eigen::ArrayXd::Zero(d);
   const int sub = options_.sub_points;
+  // Integrate the piecewise-linear (in y) densities against √x φ and φ² (and against √x and 1
+  // for the polar factor), on `sub_points` points per interval: φ oscillates on fine scales.
+  // The outlier's nodes get weights 1 here (their masses); their φ-averages follow.
   for (std::size_t i = i_low; i < n; ++i) {
+    const bool outlier = out.found && i >= out.i_gap;
     double wa = 0.0, wn = 0.0, wa1 = 0.0, wn1 = 0.0;  // weights of node i
     const double y_i = static_cast<double>(k_lo + static_cast<long>(i)) * h;
     for (int side = -1; side <= 1; side += 2) {  // the intervals below and above node i
@@ -361,12 +340,11 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
       for (int q = 0; q < sub; ++q) {
         const double theta = (q + 0.5) / sub;  // distance from node i, in units of h
         const double x = std::exp(y_i + side * theta * h);
-        double f1 = 0.0, f2 = 0.0;
-        phi_at(x, f1, f2);
+        const double f = outlier ? 1.0 : phi_(std::sqrt(std::min(1.0, x / trace_w)));
         const double hat = (1.0 - theta) * (h / sub);
-        wa += std::sqrt(x) * f1 * hat;
-        wn += f2 * hat;
-        wa1 += std::sqrt(x) * hat;
+        wa += (outlier ? 1.0 : std::sqrt(x)) * f * hat;
+        wn += f * f * hat;
+        wa1 += (outlier ? 1.0 : std::sqrt(x)) * hat;
         wn1 += hat;
       }
     }
@@ -374,6 +352,61 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
     n_int += wn * dens_n[i];
     a_int1 += wa1 * dens_a[i];
     n_int1 += wn1 * dens_n[i];
+  }
+  if (out.found) {
+    Eigen::ArrayXd nu_out = Eigen::ArrayXd::Zero(d), mu_out = Eigen::ArrayXd::Zero(d);
+    for (std::size_t i = out.i_gap; i < n; ++i) {
+      const double w = i + 1 == n ? 0.5 * h : h;
+      nu_out += w * dens_a[i];
+      mu_out += w * dens_n[i];
+    }
+    // Remove the outlier's masses (added with weight 1 above) and add them back with the averages.
+    a_int -= nu_out;
+    n_int -= mu_out;
+    a_int1 -= nu_out;
+    n_int1 -= mu_out;
+    Eigen::Index c = 0;
+    mu_out.maxCoeff(&c);
+    // v = Σ_{j ≠ c} [(2/B)(2λ_j²ρ_j + λ_j 2R/B)² + (2/m) row_j²], row_j = E‖g_j‖²/m: the batch
+    // norm χ_j of column j (Var χ_j = 2/B) and the m columns' sampling of row j.
+    const Eigen::ArrayXd slope = 2.0 * lambda_ * ell_ + lambda_ * two_r / batch_;
+    const Eigen::ArrayXd row = (1.0 + 1.0 / batch_) * lambda_ * ell_ + lambda_ * two_r / batch_;
+    const double v_rest =
+        std::max(0.0, (2.0 / batch_) * (slope.square().sum() - slope(c) * slope(c)) +
+                          (2.0 / m_) * (row.square().sum() - row(c) * row(c)));
+    const double lc = lambda_(c), rc = rho(c);
+    const double quad = lc * lc * rc, lin = lc * (rc * (trace_k_ - lc) + two_r - lc * rc) / batch_;
+    const double mean_ell = quad * (1.0 + 2.0 / batch_) + lin;
+    const std::vector<std::pair<double, double>> chi = gamma_nodes(0.5 * batch_, 32);
+    const std::vector<std::pair<double, double>> psi = gamma_nodes(0.5 * m_, 9);
+    constexpr int n_xi = 25;  // ξ: trapezoid on ±6 standard deviations (φ is smooth in s)
+    std::array<double, n_xi> xi{}, xi_w{};
+    double xi_total = 0.0;
+    for (int q = 0; q < n_xi; ++q) {
+      const double z = -6.0 + 12.0 * q / (n_xi - 1);
+      xi[q] = z * std::sqrt(v_rest);
+      xi_w[q] = std::exp(-0.5 * z * z);
+      xi_total += xi_w[q];
+    }
+    double e_a = 0.0, e_n = 0.0, e_a1 = 0.0, total = 0.0;  // E √x φ, E φ², E √x; Σ weights
+    for (const auto& [chi_v, chi_w] : chi)
+      for (const auto& [psi_v, psi_w] : psi) {
+        const double x = out.mean_x + (quad * chi_v * chi_v + lin * chi_v) * psi_v - mean_ell;
+        const double w = chi_w * psi_w;
+        total += w;
+        if (!(x > 0.0)) continue;
+        e_a1 += w * std::sqrt(x);
+        for (int q = 0; q < n_xi; ++q) {
+          const double f2 = std::max(trace_w + (x - out.mean_x) + xi[q], x);
+          const double f = phi_(std::sqrt(x / f2));
+          e_a += w * xi_w[q] / xi_total * std::sqrt(x) * f;
+          e_n += w * xi_w[q] / xi_total * f * f;
+        }
+      }
+    a_int += nu_out * (e_a / total);
+    n_int += mu_out * (e_n / total);
+    a_int1 += nu_out * (e_a1 / total);
+    n_int1 += mu_out;
   }
   drift = rho * a_int / (std::numbers::pi * std::sqrt(m_));
   noise = n_int / (std::numbers::pi * m_);
