@@ -58,10 +58,10 @@ Outlier find_outlier(const std::vector<double>& dens, std::size_t i_low, long k_
 }
 
 // Nodes and weights (normalised) for Gamma(k, 1/k): `count` equally spaced points in u = ln χ
-// over ±6 standard deviations, weights ∝ exp(k (u − e^u)).
+// over ±8 standard deviations, weights ∝ exp(k (u − e^u)).
 std::vector<std::pair<double, double>> gamma_nodes(double k, int count) {
   std::vector<std::pair<double, double>> nodes;
-  const double half = 6.0 / std::sqrt(k);
+  const double half = 8.0 / std::sqrt(k);
   double total = 0.0;
   for (int i = 0; i < count; ++i) {
     const double u = -half + 2.0 * half * i / (count - 1);
@@ -325,6 +325,8 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
   // ℓ(χ) being E[‖g_c‖²/m | χ] plus the other rows' share along the spike direction, and v the
   // variance of the other rows' norms. Below the gap, s = √(x/tr W) as before.
   const Outlier out = find_outlier(dens_total, i_low, k_lo, h, rank);
+  outlier_ = MuonOutlier{};
+  outlier_.trace_w = trace_w;
   Eigen::ArrayXd a_int = Eigen::ArrayXd::Zero(d), n_int = Eigen::ArrayXd::Zero(d);
   Eigen::ArrayXd a_int1 = Eigen::ArrayXd::Zero(d), n_int1 = Eigen::ArrayXd::Zero(d);
   const int sub = options_.sub_points;
@@ -377,8 +379,8 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
     const double lc = lambda_(c), rc = rho(c);
     const double quad = lc * lc * rc, lin = lc * (rc * (trace_k_ - lc) + two_r - lc * rc) / batch_;
     const double mean_ell = quad * (1.0 + 2.0 / batch_) + lin;
-    const std::vector<std::pair<double, double>> chi = gamma_nodes(0.5 * batch_, 32);
-    const std::vector<std::pair<double, double>> psi = gamma_nodes(0.5 * m_, 9);
+    const std::vector<std::pair<double, double>> chi = gamma_nodes(0.5 * batch_, 48);
+    const std::vector<std::pair<double, double>> psi = gamma_nodes(0.5 * m_, 25);
     constexpr int n_xi = 25;  // ξ: trapezoid on ±6 standard deviations (φ is smooth in s)
     std::array<double, n_xi> xi{}, xi_w{};
     double xi_total = 0.0;
@@ -389,20 +391,34 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
       xi_total += xi_w[q];
     }
     double e_a = 0.0, e_n = 0.0, e_a1 = 0.0, total = 0.0;  // E √x φ, E φ², E √x; Σ weights
+    double e_x = 0.0, e_x2 = 0.0, e_s = 0.0, e_s2 = 0.0;
     for (const auto& [chi_v, chi_w] : chi)
       for (const auto& [psi_v, psi_w] : psi) {
         const double x = out.mean_x + (quad * chi_v * chi_v + lin * chi_v) * psi_v - mean_ell;
         const double w = chi_w * psi_w;
         total += w;
+        e_x += w * x;
+        e_x2 += w * x * x;
         if (!(x > 0.0)) continue;
         e_a1 += w * std::sqrt(x);
         for (int q = 0; q < n_xi; ++q) {
           const double f2 = std::max(trace_w + (x - out.mean_x) + xi[q], x);
-          const double f = phi_(std::sqrt(x / f2));
+          const double sv = std::sqrt(x / f2), f = phi_(sv);
+          e_s += w * xi_w[q] / xi_total * sv;
+          e_s2 += w * xi_w[q] / xi_total * sv * sv;
           e_a += w * xi_w[q] / xi_total * std::sqrt(x) * f;
           e_n += w * xi_w[q] / xi_total * f * f;
         }
       }
+    // Var(ℓψ) = E ℓ² E ψ² − (E ℓ)², with E χ^n of Gamma(B/2, 2/B) and E ψ² = 1 + 2/m.
+    const double b2 = 2.0 / batch_;
+    const double m2 = 1.0 + b2, m3 = m2 * (1.0 + 2.0 * b2), m4 = m3 * (1.0 + 3.0 * b2);
+    const double e_ell2 = quad * quad * m4 + 2.0 * quad * lin * m3 + lin * lin * m2;
+    outlier_ = MuonOutlier{true,        c,
+                           out.mean_x,  e_x2 / total - (e_x / total) * (e_x / total),
+                           e_s / total, e_s2 / total - (e_s / total) * (e_s / total),
+                           trace_w,     v_rest,
+                           mean_ell,    e_ell2 * (1.0 + 2.0 / m_) - mean_ell * mean_ell};
     a_int += nu_out * (e_a / total);
     n_int += mu_out * (e_n / total);
     a_int1 += nu_out * (e_a1 / total);
