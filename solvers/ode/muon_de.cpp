@@ -332,7 +332,9 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
   const int sub = options_.sub_points;
   // Integrate the piecewise-linear (in y) densities against √x φ and φ² (and against √x and 1
   // for the polar factor), on `sub_points` points per interval: φ oscillates on fine scales.
-  // The outlier's nodes get weights 1 here (their masses); their φ-averages follow.
+  // On the outlier's nodes only the polar integrals are taken here (root_out = ∫_out √x ν_j,
+  // mu_out = ∫_out μ_j, the equivalent's own); Muon's follow from the outlier's law.
+  Eigen::ArrayXd root_out = Eigen::ArrayXd::Zero(d), mu_out = Eigen::ArrayXd::Zero(d);
   for (std::size_t i = i_low; i < n; ++i) {
     const bool outlier = out.found && i >= out.i_gap;
     double wa = 0.0, wn = 0.0, wa1 = 0.0, wn1 = 0.0;  // weights of node i
@@ -342,31 +344,25 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
       for (int q = 0; q < sub; ++q) {
         const double theta = (q + 0.5) / sub;  // distance from node i, in units of h
         const double x = std::exp(y_i + side * theta * h);
-        const double f = outlier ? 1.0 : phi_(std::sqrt(std::min(1.0, x / trace_w)));
+        const double f = phi_(std::sqrt(std::min(1.0, x / trace_w)));
         const double hat = (1.0 - theta) * (h / sub);
-        wa += (outlier ? 1.0 : std::sqrt(x)) * f * hat;
+        wa += std::sqrt(x) * f * hat;
         wn += f * f * hat;
-        wa1 += (outlier ? 1.0 : std::sqrt(x)) * hat;
+        wa1 += std::sqrt(x) * hat;
         wn1 += hat;
       }
     }
-    a_int += wa * dens_a[i];
-    n_int += wn * dens_n[i];
+    if (outlier) {
+      root_out += wa1 * dens_a[i];
+      mu_out += wn1 * dens_n[i];
+    } else {
+      a_int += wa * dens_a[i];
+      n_int += wn * dens_n[i];
+    }
     a_int1 += wa1 * dens_a[i];
     n_int1 += wn1 * dens_n[i];
   }
   if (out.found) {
-    Eigen::ArrayXd nu_out = Eigen::ArrayXd::Zero(d), mu_out = Eigen::ArrayXd::Zero(d);
-    for (std::size_t i = out.i_gap; i < n; ++i) {
-      const double w = i + 1 == n ? 0.5 * h : h;
-      nu_out += w * dens_a[i];
-      mu_out += w * dens_n[i];
-    }
-    // Remove the outlier's masses (added with weight 1 above) and add them back with the averages.
-    a_int -= nu_out;
-    n_int -= mu_out;
-    a_int1 -= nu_out;
-    n_int1 -= mu_out;
     Eigen::Index c = 0;
     mu_out.maxCoeff(&c);
     // v = Σ_{j ≠ c} [(2/B)(2λ_j²ρ_j + λ_j 2R/B)² + (2/m) row_j²], row_j = E‖g_j‖²/m: the batch
@@ -419,10 +415,10 @@ void MuonDeSolver::evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Ei
                            e_s / total, e_s2 / total - (e_s / total) * (e_s / total),
                            trace_w,     v_rest,
                            mean_ell,    e_ell2 * (1.0 + 2.0 / m_) - mean_ell * mean_ell};
-    a_int += nu_out * (e_a / total);
+    // E[√x φ]/E[√x] rescales the equivalent's own ∫_out √x ν_j, so that φ ≡ 1 gives back the
+    // polar factor's value exactly.
+    a_int += root_out * (e_a / e_a1);
     n_int += mu_out * (e_n / total);
-    a_int1 += nu_out * (e_a1 / total);
-    n_int1 += mu_out;
   }
   drift = rho * a_int / (std::numbers::pi * std::sqrt(m_));
   noise = n_int / (std::numbers::pi * m_);
