@@ -11,7 +11,9 @@
 // the same 4-scalar fixed point as SignSVD, now at complex κ. Their densities come from
 // Stieltjes inversion, Im T_j(κ(−x − i0))/(π x), evaluated at ζ = −x(1 + iδ) on a log-x grid by
 // Newton continuation in (t, κ); φ, which oscillates on fine scales, is integrated against the
-// piecewise-linear densities with precomputed weights.
+// piecewise-linear densities with precomputed weights. The top outlier of W (the signal spike of a
+// signal-dominated mode, separated from the bulk) is integrated over its own law instead: batch
+// norm χ²_B, column sampling χ²_m, and ‖G‖_F moving with the spike (docs/theory/signsvd.md §5.5).
 #pragma once
 
 #include <Eigen/Core>
