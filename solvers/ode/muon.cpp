@@ -27,10 +27,17 @@ class MuonModel final : public StepModel {
                 Eigen::ArrayXd& noise) override {
     signsvd_.evaluate(rho, drift, noise);
     // A_j and N_j are > 0 for every mode with λ_j, ρ_j > 0; exact zeros keep factor 1.
-    factors_.apply(rho, drift, noise,
-                   [this](const Eigen::ArrayXd& r, Eigen::ArrayXd& a, Eigen::ArrayXd& n) {
-                     muon_.evaluate(r, a, n);
-                   });
+    factors_.apply(
+        rho, drift, noise,
+        [this, &drift, &noise](const Eigen::ArrayXd& r, Eigen::ArrayXd& a, Eigen::ArrayXd& n) {
+          // The factors A^Muon/A^polar and N^Muon/N^polar, both from the same
+          // Stieltjes densities (the polar factor's Stieltjes route reproduces the
+          // SignSVD equivalent to < 5e-3), applied to the SignSVD equivalent.
+          Eigen::ArrayXd am, nm, a1, n1;
+          muon_.evaluate(r, am, nm, a1, n1);
+          a = (a1 > 0.0).select(drift * am / a1, drift);
+          n = (n1 > 0.0).select(noise * nm / n1, noise);
+        });
   }
 
  private:

@@ -11,7 +11,9 @@
 // the same 4-scalar fixed point as SignSVD, now at complex κ. Their densities come from
 // Stieltjes inversion, Im T_j(κ(−x − i0))/(π x), evaluated at ζ = −x(1 + iδ) on a log-x grid by
 // Newton continuation in (t, κ); φ, which oscillates on fine scales, is integrated against the
-// piecewise-linear densities with precomputed weights.
+// piecewise-linear densities with precomputed weights. The top outlier of W (the signal spike of a
+// signal-dominated mode, separated from the bulk) is integrated over its own law instead: batch
+// norm χ²_B, column sampling χ²_m, and ‖G‖_F moving with the spike (docs/theory/signsvd.md §5.5).
 #pragma once
 
 #include <Eigen/Core>
@@ -39,6 +41,21 @@ struct MuonPolynomial {
   double operator()(double s) const;
 };
 
+/// The top outlier of W = GGᵀ/m as last evaluated (docs/theory/signsvd.md §5.5): the spike of
+/// mode `mode`, separated from the bulk, and the moments of the law it is integrated over.
+struct MuonOutlier {
+  bool found = false;
+  Eigen::Index mode = -1;    // c, the mode holding most of its mass
+  double mean_x = 0.0;       // x̄, the equivalent's mean location (first moment above the gap)
+  double var_x = 0.0;        // Var x under the law (χ, ψ quadrature)
+  double mean_s = 0.0;       // E s, s = σ_1/‖G‖_F (including ξ)
+  double var_s = 0.0;        // Var s
+  double trace_w = 0.0;      // tr W = E‖G‖_F²/m
+  double var_rest = 0.0;     // v = Var ξ
+  double mean_ell = 0.0;     // E ℓ(χ)
+  double var_ell_psi = 0.0;  // Var(ℓ(χ)ψ) in closed form (Gamma moments)
+};
+
 /// Solver for Muon's A_j and N_j; keeps warm starts between calls.
 class MuonDeSolver {
  public:
@@ -47,6 +64,13 @@ class MuonDeSolver {
 
   /// Drift A_j and noise N_j at the Gaussian-row state ρ.
   void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise);
+  /// The same, and also the polar factor's (φ ≡ 1, SignSVD) A_j and N_j from the same densities.
+  void evaluate(const Eigen::ArrayXd& rho, Eigen::ArrayXd& drift, Eigen::ArrayXd& noise,
+                Eigen::ArrayXd& drift_polar, Eigen::ArrayXd& noise_polar);
+
+  /// The outlier found by the last evaluate() (found = false when the top of the spectrum is not
+  /// separated from the bulk).
+  const MuonOutlier& outlier() const { return outlier_; }
 
  private:
   using C = std::complex<double>;
@@ -68,7 +92,8 @@ class MuonDeSolver {
     std::vector<Jacobian> jacobian;  // last Jacobian per level
     std::vector<char> has_jacobian;
   };
-  std::map<long, NodeCache> warm_;  // by grid index k (x = e^{k h})
+  std::map<long, NodeCache> warm_;
+  MuonOutlier outlier_;  // by grid index k (x = e^{k h})
 };
 
 }  // namespace signdyn::detail

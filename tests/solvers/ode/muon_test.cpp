@@ -1,12 +1,14 @@
 // Tests of the Muon deterministic dynamics (docs/theory/signsvd.md §5).
 #include <gtest/gtest.h>
 
+#include <Eigen/Eigenvalues>
 #include <cmath>
 
 #include "../../../solvers/ode/muon.hpp"
 #include "../../../solvers/ode/muon_de.hpp"
 #include "../../../solvers/ode/signsvd_de.hpp"
 #include "signdyn/dynamics.hpp"
+#include "signdyn/rng.hpp"
 
 namespace signdyn::detail {
 namespace {
@@ -64,6 +66,67 @@ TEST(MuonDe, NewtonSchulzFactorsAreInTheBand) {
   EXPECT_LT((a5 / a).maxCoeff(), 1.14);
   EXPECT_GT((n5 / n).minCoeff(), 0.6 * 0.6);
   EXPECT_LT((n5 / n).maxCoeff(), 1.14 * 1.14);
+}
+
+// The top outlier's law (docs/theory/signsvd.md §5.5) is integrated by quadrature over
+// χ ~ Gamma(B/2, 2/B) and ψ ~ Gamma(m/2, 2/m); its variance must equal the closed form
+// Var(ℓ(χ)ψ) = E ℓ² E ψ² − (E ℓ)² from the Gamma moments, up to the quadrature's error (trapezoid
+// in ln χ over ±8 standard deviations; the χ⁴ tail dominates it: 3e-8 relative at B = 16).
+TEST(MuonDe, OutlierLawQuadratureMatchesGammaMoments) {
+  const Eigen::ArrayXd lambda = harmonic(128), rho = harmonic(128);
+  for (double batch : {16.0, 32.0, 128.0}) {
+    MuonDeSolver muon(lambda, batch, 128, 0.5, MuonPolynomial{3.4445, -4.7750, 2.0315, 5});
+    Eigen::ArrayXd a, n;
+    muon.evaluate(rho, a, n);
+    const MuonOutlier& q = muon.outlier();
+    ASSERT_TRUE(q.found) << "B=" << batch;
+    EXPECT_EQ(q.mode, 0);
+    EXPECT_NEAR(q.var_x, q.var_ell_psi, 1e-7 * q.var_ell_psi) << "B=" << batch;
+  }
+}
+
+// The outlier's law against direct sampling at the Gaussian-row state it models (d = m = 256,
+// λ_j = ρ_j = 1/j, σ = 0.5, B = 64, the validation's problem at t = 0): Δ = diag(√ρ) Z, G = Xᵀ(XΔ −
+// E)/B, x = σ_1²/m and s = σ_1/‖G‖_F. The law's mean and standard deviation of s must agree with
+// the sample's within 4 standard errors (se of a mean: sd/√n; of a standard deviation: sd/√(2n)).
+TEST(MuonDe, OutlierLawMatchesSampling) {
+  const Eigen::Index d = 256, m = 256;
+  const int batch = 64, draws = 400;
+  const double sigma = 0.5;
+  const Eigen::ArrayXd lambda = harmonic(d), rho = harmonic(d);
+  MuonDeSolver muon(lambda, batch, static_cast<double>(m), sigma,
+                    MuonPolynomial{3.4445, -4.7750, 2.0315, 5});
+  Eigen::ArrayXd a, n;
+  muon.evaluate(rho, a, n);
+  const MuonOutlier& q = muon.outlier();
+  ASSERT_TRUE(q.found);
+  Rng rng(20261208, 0);
+  Eigen::MatrixXd z(d, m), x(batch, d), e(batch, m);
+  double s_sum = 0.0, s_sq = 0.0, x_sum = 0.0, x_sq = 0.0;
+  for (int r = 0; r < draws; ++r) {
+    rng.fill_normal(z);
+    rng.fill_normal(x);
+    rng.fill_normal(e);
+    const Eigen::MatrixXd delta = rho.sqrt().matrix().asDiagonal() * z;
+    const Eigen::MatrixXd xs = x * lambda.sqrt().matrix().asDiagonal();
+    const Eigen::MatrixXd g = xs.transpose() * (xs * delta - sigma * e) / batch;
+    const Eigen::MatrixXd w = g * g.transpose() / static_cast<double>(m);
+    const double top = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(w, Eigen::EigenvaluesOnly)
+                           .eigenvalues()
+                           .maxCoeff();
+    const double s = std::sqrt(top / w.trace());
+    s_sum += s;
+    s_sq += s * s;
+    x_sum += top;
+    x_sq += top * top;
+  }
+  const double s_mean = s_sum / draws, s_sd = std::sqrt(s_sq / draws - s_mean * s_mean);
+  const double x_mean = x_sum / draws, x_sd = std::sqrt(x_sq / draws - x_mean * x_mean);
+  const double sd_s = std::sqrt(q.var_s), sd_x = std::sqrt(q.var_x);
+  EXPECT_NEAR(q.mean_s, s_mean, 4.0 * s_sd / std::sqrt(draws));
+  EXPECT_NEAR(sd_s, s_sd, 4.0 * s_sd / std::sqrt(2.0 * draws));
+  EXPECT_NEAR(q.mean_x, x_mean, 4.0 * x_sd / std::sqrt(draws));
+  EXPECT_NEAR(sd_x, x_sd, 4.0 * x_sd / std::sqrt(2.0 * draws));
 }
 
 // predict() for Muon: has_theory without momentum only; R(0) exact; the risk decreases to a
