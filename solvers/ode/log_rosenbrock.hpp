@@ -170,6 +170,10 @@ inline RosenbrockTableau rosenbrock_tableau(RosenbrockMethod method) {
 //       true: the low-rank part is instead u_l vᵀ_l with v_l = scalar_weights(l) and
 //       u_l = ∂f/∂s_l by a one-sided difference in the linear sum s_l (one extra prepare and
 //       evaluation per sum at each accepted state, counted as evaluations), l < L
+//   bool dense_output_from_values() const;   (optional)
+//       true: the dense output takes its end slopes from the quadratic through the last three
+//       step ends instead of the recorded rates (for systems whose stiff components make the
+//       rates at a step end unreliable; see quadratic_slopes)
 //   int dense_block() const;   (optional, with dense_jacobian())
 //   const double* dense_jacobian() const;
 //       the leading dense_block() = b components get a dense b×b Jacobian block (row-major
@@ -199,6 +203,8 @@ class LogRosenbrock {
     u_.resize(static_cast<std::size_t>(std::max(1, rank_)) * n_);
     for (int i = 0; i < tab_.stages; ++i) stage_[i].assign(n_, 0.0);
     for (auto* v : {&v0_, &m0_, &v1_, &m1_, &vr_}) v->assign(sys_.outputs(), 0.0);
+    if constexpr (requires { sys_.dense_output_from_values(); })
+      from_values_ = sys_.dense_output_from_values();
     if constexpr (requires { sys_.dense_block(); })
       nb_ = std::min<Eigen::Index>(sys_.dense_block(), n_);
     jb_.setZero(nb_, nb_);
@@ -218,6 +224,7 @@ class LogRosenbrock {
     const double tau_end = std::log1p(record_times.back());
 
     double tau = 0.0;
+    hp_ = 0.0;
     if (!prepare_and_evaluate(0.0, y_.data(), stats) || sys_.blown_up()) {
       stats.status = RunStatus::diverged;
       stats.message = "the initial state is not finite";
@@ -257,6 +264,8 @@ class LogRosenbrock {
         }
         std::swap(y_, ys_);
         sys_.observe(y_.data(), f0_.data(), acc_.data(), v1_.data(), m1_.data());
+        if (debug_)
+          std::fprintf(stderr, "accepted t %.9g value0 %.12g rate0 %.6g\n", t1, v1_[0], m1_[0]);
         for (int q = 0; q < n_out; ++q) m1_[q] *= 1.0 + t1;  // d/dτ = (1 + t) d/dt
         const double tau1 = at_end ? tau_end : tau + h;
         while (next < record_times.size()) {
@@ -267,6 +276,8 @@ class LogRosenbrock {
           if (!record(next, static_cast<const double*>(vr_.data()))) return finish(stats, y);
           ++next;
         }
+        vp_ = v0_;  // the step's start becomes the previous step end
+        hp_ = h;
         std::swap(v0_, v1_);
         std::swap(m0_, m1_);
         tau = tau1;
@@ -320,6 +331,8 @@ class LogRosenbrock {
       if (v0_[q] > 0.0 && v1_[q] > 0.0) {
         const double l0 = std::log(v0_[q]), l1 = std::log(v1_[q]);
         double d0 = h * m0_[q] / v0_[q], d1 = h * m1_[q] / v1_[q];
+        if ((from_values_ || !consistent(l1 - l0, d0, d1)) && hp_ > 0.0 && vp_[q] > 0.0)
+          quadratic_slopes(std::log(vp_[q]), l0, l1, h, d0, d1);
         limit_slopes(l1 - l0, d0, d1);
         const double l = h00 * l0 + h10 * d0 + h01 * l1 + h11 * d1;
         out[q] = std::exp(l);
@@ -328,6 +341,8 @@ class LogRosenbrock {
                        v0_[q], m0_[q], v1_[q], m1_[q]);
       } else {
         double d0 = h * m0_[q], d1 = h * m1_[q];
+        if ((from_values_ || !consistent(v1_[q] - v0_[q], d0, d1)) && hp_ > 0.0)
+          quadratic_slopes(vp_[q], v0_[q], v1_[q], h, d0, d1);
         limit_slopes(v1_[q] - v0_[q], d0, d1);
         out[q] = h00 * v0_[q] + h10 * d0 + h01 * v1_[q] + h11 * d1;
       }
@@ -341,6 +356,23 @@ class LogRosenbrock {
   // so the recorded rates) far larger than the actual change of the quantity over the step;
   // unlimited, the dense output then swings by up to percents between records. Slopes that
   // agree with the chord (α, β ∈ [0, 3], α² + β² ≤ 9) are left alone.
+  // End slopes that agree with the chord (those limit_slopes leaves alone).
+  static bool consistent(double delta, double d0, double d1) {
+    if (delta == 0.0) return d0 == 0.0 && d1 == 0.0;
+    const double a = d0 / delta, b = d1 / delta;
+    return a >= 0.0 && b >= 0.0 && a * a + b * b <= 9.0;
+  }
+
+  // In their place (the recorded rates are then not the quantity's actual rate of change; see
+  // limit_slopes), the end slopes of the quadratic through the previous step end (at −h_prev),
+  // the step's start (0) and its end (h), per step: a second-order estimate from values only.
+  void quadratic_slopes(double vp, double v0, double v1, double h, double& d0, double& d1) const {
+    const double f01 = (v1 - v0) / h, fp0 = (v0 - vp) / hp_;
+    const double f2 = (f01 - fp0) / (h + hp_);
+    d0 = h * (f01 - f2 * h);
+    d1 = h * (f01 + f2 * h);
+  }
+
   static void limit_slopes(double delta, double& d0, double& d1) {
     if (delta == 0.0) {
       d0 = d1 = 0.0;
@@ -763,7 +795,11 @@ class LogRosenbrock {
   Eigen::MatrixXd jb_;
   Eigen::PartialPivLU<Eigen::MatrixXd> lu_;
   Eigen::VectorXd xb_;
-  std::vector<double> v0_, m0_, v1_, m1_, vr_;  // recorded quantities and τ-rates at step ends
+  std::vector<double> v0_, m0_, v1_, m1_, vr_;
+  std::vector<double> vp_;  // recorded quantities at the previous step end, hp_ before v0_
+  double hp_ = 0.0;
+  bool from_values_ = false;  // dense_output_from_values(): quadratic slopes after the 1st step //
+                              // recorded quantities and τ-rates at step ends
   bool debug_ = std::getenv("SIGNDYN_ODE_TRACE") != nullptr;
 };
 
