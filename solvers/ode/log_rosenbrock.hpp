@@ -15,14 +15,14 @@
 //     W-order 3, stiffly accurate, embedded order 2 — its error estimate is second order, so
 //     it needs far fewer steps than ROS2 at equal tolerance.
 //
-// J = s·(diag(jd) + Σ_k u_k v_kᵀ), s = dt/dτ = 1 + t: the diagonal of ∂f/∂y plus the rank-r
-// coupling through scalars, frozen at (τ_n, y_n) and inverted with the Woodbury identity in
-// O(r² n); jd and u are stored in single precision (a W-method only needs an approximate J).
-// All O(n) work runs in fixed chunks (chunked.hpp): fused loops, deterministic reductions,
-// no allocation while stepping. Dense output: a cubic Hermite interpolant in τ (of the
-// logarithm for positive quantities) of only the recorded quantities from their values and
-// τ-derivatives at both ends of the step, so record times never force steps. A step limit
-// and non-finite states end the run with a status.
+// J = s·(diag(jd) + Σ_k u_k v_kᵀ), s = dt/dτ = 1 + t: the diagonal of ∂f/∂y (optionally a
+// small dense block in front) plus the rank-r coupling through scalars, frozen at (τ_n, y_n) and
+// inverted with the Woodbury identity in O(r² n); jd and u are stored in single precision (a
+// W-method only needs an approximate J). All O(n) work runs in fixed chunks (chunked.hpp): fused
+// loops, deterministic reductions, no allocation while stepping. Dense output: a cubic Hermite
+// interpolant in τ (of the logarithm for positive quantities) of only the recorded quantities from
+// their values and τ-derivatives at both ends of the step, so record times never force steps. A
+// step limit and non-finite states end the run with a status.
 //
 // Tolerances: the local error estimate of each component is held below
 // local_safety·(abs_tol + rel_tol·|y|). Relative errors of decaying components add up from step
@@ -39,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -165,6 +166,21 @@ inline RosenbrockTableau rosenbrock_tableau(RosenbrockMethod method) {
 //       per-component floor under |y| in the relative tolerance (e.g. for components that
 //       cross zero): the error of component i is measured against
 //       abs_tol + rel_tol·max(|y_i|, |y_i'|, floor_i)
+//   bool linear_coupling_by_differences() const;   (optional)
+//       true: the low-rank part is instead u_l vᵀ_l with v_l = scalar_weights(l) and
+//       u_l = ∂f/∂s_l by a one-sided difference in the linear sum s_l (one extra prepare and
+//       evaluation per sum at each accepted state, counted as evaluations), l < L
+//   bool dense_output_from_values() const;   (optional)
+//       true: the dense output takes its end slopes from the quadratic through the last three
+//       step ends instead of the recorded rates (for systems whose stiff components make the
+//       rates at a step end unreliable; see quadratic_slopes)
+//   int dense_block() const;   (optional, with dense_jacobian())
+//   const double* dense_jacobian() const;
+//       the leading dense_block() = b components get a dense b×b Jacobian block (row-major
+//       ∂f_i/∂y_j, i, j < b, valid after an evaluate with jd on the chunk holding them) in
+//       place of their jd entries: the stage equations of those components are solved with an
+//       LU factorisation of I/(hγ) − sJ_b once per step (for a small group of strongly coupled,
+//       stiff components whose diagonal alone misleads the W-method)
 //   bool blown_up() const;
 //       at an accepted, prepared state: true when the dynamics have left any sensible range
 //       (e.g. the risk grew by orders of magnitude); the run then ends as `diverged`
@@ -177,9 +193,22 @@ class LogRosenbrock {
     ys_.resize(n_);
     f0_.resize(n_);
     jd_.resize(n_);
-    u_.resize(static_cast<std::size_t>(std::max(1, sys_.rank())) * n_);
+    rank_ = sys_.rank();
+    if constexpr (requires { sys_.linear_coupling_by_differences(); })
+      if (sys_.linear_coupling_by_differences()) {
+        rank_ = sys_.linear_scalars();
+        fd_lin_ = true;
+        fd_full_.assign(static_cast<std::size_t>(rank_) * n_, 0.0);
+      }
+    u_.resize(static_cast<std::size_t>(std::max(1, rank_)) * n_);
     for (int i = 0; i < tab_.stages; ++i) stage_[i].assign(n_, 0.0);
     for (auto* v : {&v0_, &m0_, &v1_, &m1_, &vr_}) v->assign(sys_.outputs(), 0.0);
+    if constexpr (requires { sys_.dense_output_from_values(); })
+      from_values_ = sys_.dense_output_from_values();
+    if constexpr (requires { sys_.dense_block(); })
+      nb_ = std::min<Eigen::Index>(sys_.dense_block(), n_);
+    jb_.setZero(nb_, nb_);
+    xb_.setZero(nb_);
   }
 
   /// Integrates y from t = 0 to record_times.back() (ascending, ≥ 0) and calls
@@ -195,6 +224,7 @@ class LogRosenbrock {
     const double tau_end = std::log1p(record_times.back());
 
     double tau = 0.0;
+    hp_ = 0.0;
     if (!prepare_and_evaluate(0.0, y_.data(), stats) || sys_.blown_up()) {
       stats.status = RunStatus::diverged;
       stats.message = "the initial state is not finite";
@@ -234,6 +264,8 @@ class LogRosenbrock {
         }
         std::swap(y_, ys_);
         sys_.observe(y_.data(), f0_.data(), acc_.data(), v1_.data(), m1_.data());
+        if (debug_)
+          std::fprintf(stderr, "accepted t %.9g value0 %.12g rate0 %.6g\n", t1, v1_[0], m1_[0]);
         for (int q = 0; q < n_out; ++q) m1_[q] *= 1.0 + t1;  // d/dτ = (1 + t) d/dt
         const double tau1 = at_end ? tau_end : tau + h;
         while (next < record_times.size()) {
@@ -244,6 +276,8 @@ class LogRosenbrock {
           if (!record(next, static_cast<const double*>(vr_.data()))) return finish(stats, y);
           ++next;
         }
+        vp_ = v0_;  // the step's start becomes the previous step end
+        hp_ = h;
         std::swap(v0_, v1_);
         std::swap(m0_, m1_);
         tau = tau1;
@@ -295,15 +329,63 @@ class LogRosenbrock {
     const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
     for (int q = 0; q < n; ++q) {
       if (v0_[q] > 0.0 && v1_[q] > 0.0) {
-        const double l = h00 * std::log(v0_[q]) + h10 * h * m0_[q] / v0_[q] +
-                         h01 * std::log(v1_[q]) + h11 * h * m1_[q] / v1_[q];
+        const double l0 = std::log(v0_[q]), l1 = std::log(v1_[q]);
+        double d0 = h * m0_[q] / v0_[q], d1 = h * m1_[q] / v1_[q];
+        if ((from_values_ || !consistent(l1 - l0, d0, d1)) && hp_ > 0.0 && vp_[q] > 0.0)
+          quadratic_slopes(std::log(vp_[q]), l0, l1, h, d0, d1);
+        limit_slopes(l1 - l0, d0, d1);
+        const double l = h00 * l0 + h10 * d0 + h01 * l1 + h11 * d1;
         out[q] = std::exp(l);
         if (debug_ && !std::isfinite(out[q]))
           std::fprintf(stderr, "hermite q %d theta %g h %g v0 %g m0 %g v1 %g m1 %g\n", q, theta, h,
                        v0_[q], m0_[q], v1_[q], m1_[q]);
       } else {
-        out[q] = h00 * v0_[q] + h10 * h * m0_[q] + h01 * v1_[q] + h11 * h * m1_[q];
+        double d0 = h * m0_[q], d1 = h * m1_[q];
+        if ((from_values_ || !consistent(v1_[q] - v0_[q], d0, d1)) && hp_ > 0.0)
+          quadratic_slopes(vp_[q], v0_[q], v1_[q], h, d0, d1);
+        limit_slopes(v1_[q] - v0_[q], d0, d1);
+        out[q] = h00 * v0_[q] + h10 * d0 + h01 * v1_[q] + h11 * d1;
       }
+    }
+  }
+
+  // Fritsch–Carlson limiter on the end slopes d0, d1 (per step) of a cubic Hermite over a step
+  // whose values differ by `delta`: slopes against the chord's sign are set to 0 and slopes
+  // over three times the chord are scaled down, so the interpolant stays between its end
+  // values. A stiff component a little off its slow manifold at a step end makes f there (and
+  // so the recorded rates) far larger than the actual change of the quantity over the step;
+  // unlimited, the dense output then swings by up to percents between records. Slopes that
+  // agree with the chord (α, β ∈ [0, 3], α² + β² ≤ 9) are left alone.
+  // End slopes that agree with the chord (those limit_slopes leaves alone).
+  static bool consistent(double delta, double d0, double d1) {
+    if (delta == 0.0) return d0 == 0.0 && d1 == 0.0;
+    const double a = d0 / delta, b = d1 / delta;
+    return a >= 0.0 && b >= 0.0 && a * a + b * b <= 9.0;
+  }
+
+  // In their place (the recorded rates are then not the quantity's actual rate of change; see
+  // limit_slopes), the end slopes of the quadratic through the previous step end (at −h_prev),
+  // the step's start (0) and its end (h), per step: a second-order estimate from values only.
+  void quadratic_slopes(double vp, double v0, double v1, double h, double& d0, double& d1) const {
+    const double f01 = (v1 - v0) / h, fp0 = (v0 - vp) / hp_;
+    const double f2 = (f01 - fp0) / (h + hp_);
+    d0 = h * (f01 - f2 * h);
+    d1 = h * (f01 + f2 * h);
+  }
+
+  static void limit_slopes(double delta, double& d0, double& d1) {
+    if (delta == 0.0) {
+      d0 = d1 = 0.0;
+      return;
+    }
+    const double a = d0 / delta, b = d1 / delta;
+    if (a < 0.0) d0 = 0.0;
+    if (b < 0.0) d1 = 0.0;
+    const double r2 = std::max(a, 0.0) * std::max(a, 0.0) + std::max(b, 0.0) * std::max(b, 0.0);
+    if (r2 > 9.0) {
+      const double scale = 3.0 / std::sqrt(r2);
+      d0 *= scale;
+      d1 *= scale;
     }
   }
 
@@ -328,6 +410,25 @@ class LogRosenbrock {
     const auto s = linear_sums(y);
     for (int l = 0; l < sys_.linear_scalars(); ++l)
       if (!std::isfinite(s[l])) return false;
+    // Coupling through the linear sums by differences: f at s + δ_l e_l over the whole state.
+    std::array<double, kMaxLinearScalars> dl{};
+    if (fd_lin_)
+      for (int l = 0; l < rank_; ++l) {
+        auto sl = s;
+        dl[l] = 1e-7 * std::abs(s[l]) + 1e-300;
+        sl[l] += dl[l];
+        const bool ok = sys_.prepare(t, y, sl.data());
+        ++stats.evaluations;
+        double* fl = fd_full_.data() + static_cast<std::size_t>(l) * n_;
+        if (!ok) {
+          dl[l] = 0.0;
+          continue;
+        }
+        chunked_reduce<kMaxAccumulators>(n_, partials_,
+                                         [&](Eigen::Index b, Eigen::Index e, double* acc) {
+                                           sys_.evaluate(b, e, y, fl, nullptr, nullptr, acc);
+                                         });
+      }
     if (!sys_.prepare(t, y, s.data())) return false;
     ++stats.evaluations;
     const int A = sys_.accumulators();
@@ -340,6 +441,21 @@ class LogRosenbrock {
           acc[kMaxAccumulators] = bad;
         });
     for (int a = 0; a < A; ++a) acc_[a] = sums[a];
+    if constexpr (requires { sys_.dense_jacobian(); })
+      if (nb_ > 0)
+        jb_ = Eigen::Map<
+            const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+            sys_.dense_jacobian(), nb_, nb_);
+    if (fd_lin_)
+      for (int l = 0; l < rank_; ++l) {
+        const double* fl = fd_full_.data() + static_cast<std::size_t>(l) * n_;
+        float* ul = u_.data() + static_cast<std::size_t>(l) * n_;
+        const double inv = dl[l] > 0.0 ? 1.0 / dl[l] : 0.0;
+        chunked_for(n_, [&](Eigen::Index b, Eigen::Index e) {
+          for (Eigen::Index i = b; i < e; ++i)
+            ul[i] = static_cast<float>(inv > 0.0 ? (fl[i] - f0_[i]) * inv : 0.0);
+        });
+      }
     bool finite = sums[kMaxAccumulators] == 0.0;
     for (int a = 0; a < A; ++a) finite = finite && std::isfinite(acc_[a]);
     return finite;
@@ -366,7 +482,7 @@ class LogRosenbrock {
   // w = s0 (I − s0 G)⁻¹ p: the Woodbury correction of M = D − s0 U Vᵀ, so that
   // M⁻¹ r = D⁻¹ (r + U w) with D = I/(hγ) − s0 diag(jd), G = Vᵀ D⁻¹ U, p = Vᵀ D⁻¹ r.
   SmallVec woodbury(const Small& G, const double* p, double s0) const {
-    const int r = sys_.rank();
+    const int r = rank_;
     SmallVec w(r);
     if (r == 0) return w;
     SmallVec pv(r);
@@ -379,7 +495,7 @@ class LogRosenbrock {
   // One step of size h from (τ, y_) with f0_, jd_, u_ at its start; writes y_{n+1} into ys_ and
   // returns the scaled error (max norm; ∞ when a stage is not finite).
   double attempt_step(double tau, double h, LogRosenbrockStats& stats) {
-    const bool low_rank = sys_.rank() > 0;
+    const bool low_rank = rank_ > 0;
     if (tab_.stages == 4)
       return low_rank ? step_t<4, true>(tau, h, stats) : step_t<4, false>(tau, h, stats);
     return low_rank ? step_t<2, true>(tau, h, stats) : step_t<2, false>(tau, h, stats);
@@ -394,7 +510,7 @@ class LogRosenbrock {
   double step_t(double tau, double h, LogRosenbrockStats& stats) {
     constexpr int R = kMaxCouplingRank;
     const RosenbrockTableau& T = tab_;
-    const int r = LowRank ? sys_.rank() : 0;
+    const int r = LowRank ? rank_ : 0;
     const int L = sys_.linear_scalars();
     const Eigen::Index n = n_;
     const double s0 = std::exp(tau);
@@ -403,7 +519,7 @@ class LogRosenbrock {
     const double sj = std::exp(tau + 0.5 * h);
     const double inv_hg = 1.0 / (h * T.gamma);
     std::array<const double*, R> v{};
-    for (int k = 0; k < r; ++k) v[k] = sys_.coupling(k);
+    for (int k = 0; k < r; ++k) v[k] = fd_lin_ ? sys_.scalar_weights(k) : sys_.coupling(k);
     std::array<const double*, kMaxLinearScalars> wl{};
     for (int l = 0; l < L; ++l) wl[l] = sys_.scalar_weights(l);
     const double* __restrict y = y_.data();
@@ -414,15 +530,40 @@ class LogRosenbrock {
     std::array<double*, kMaxStages> st{};
     for (int i = 0; i < S; ++i) st[i] = stage_[i].data();
 
+    // D = I/(hγ) − s diag(jd), with the dense block D_b = I/(hγ) − s J_b on [0, nb): its LU, and
+    // with a low-rank part Z = D_b⁻ᵀ V_b, so that Vᵀ D⁻¹ x sums z_k·x over the block.
+    const Eigen::Index nb = nb_;
+    Eigen::Matrix<double, Eigen::Dynamic, R> Z(nb, R);
+    if (nb > 0) {
+      Eigen::MatrixXd M = -sj * jb_;
+      M.diagonal().array() += inv_hg;
+      lu_.compute(M);
+      for (int k = 0; k < r; ++k)
+        Z.col(k) = lu_.transpose().solve(Eigen::Map<const Eigen::VectorXd>(v[k], nb));
+    }
+    auto vd_of = [&](int k, Eigen::Index i, double di) { return i < nb ? Z(i, k) : v[k][i] * di; };
+
     Small G(r, r);
     SmallVec w(r);
+    // The dense block's finished stage: x_b = D_b⁻¹ (rhs_b + U_b w), rhs_b = s0 f0 for the first
+    // stage, else the stage's right-hand side held in place.
+    auto solve_block = [&](int done) {
+      if (nb == 0) return;
+      Eigen::VectorXd rhs(nb);
+      for (Eigen::Index q = 0; q < nb; ++q) {
+        double x = done == 0 ? s0 * f0[q] : st[done][q];
+        for (int k = 0; k < r; ++k) x += U[k * n + q] * w(k);
+        rhs(q) = x;
+      }
+      xb_ = lu_.solve(rhs);
+    };
     if constexpr (LowRank) {
       const auto sums =
           chunked_reduce<R * R + R>(n, partials_, [&](Eigen::Index b, Eigen::Index e, double* acc) {
             for (Eigen::Index i = b; i < e; ++i) {
               const double di = 1.0 / (inv_hg - sj * jd[i]);
               for (int k = 0; k < r; ++k) {
-                const double vd = v[k][i] * di;
+                const double vd = vd_of(k, i, di);
                 acc[R * R + k] += vd * s0 * f0[i];
                 for (int l = 0; l < r; ++l) acc[k * R + l] += vd * U[l * n + i];
               }
@@ -455,15 +596,27 @@ class LogRosenbrock {
         if (upto > 3) x += c[3] * u3[q];
         return x;
       };
+      solve_block(done);
+      // [b, e) ∩ dense block: the stage is x_b; returns where the diagonal part starts.
+      auto block_part = [&](Eigen::Index b, Eigen::Index e) {
+        const Eigen::Index stop = std::min(e, nb);
+        for (Eigen::Index q = b; q < stop; ++q) ud[q] = xb_(q);
+        return std::max(b, stop);
+      };
       if constexpr (I < S) {
         const auto sums = chunked_reduce<kMaxLinearScalars>(
             n, partials_, [&](Eigen::Index b, Eigen::Index e, double* acc) {
               if constexpr (!LowRank) {
-                form_kernel<done>(b, e, y, f0, ud, jd, st[0], S > 1 ? st[1] : st[0],
+                const Eigen::Index bd = block_part(b, e);
+                for (Eigen::Index q = b; q < bd; ++q) ys[q] = y[q] + combo(T.a[I], q, I);
+                form_kernel<done>(bd, e, y, f0, ud, jd, st[0], S > 1 ? st[1] : st[0],
                                   S > 2 ? st[2] : st[0], ys, s0, sj, inv_hg, T.a[I]);
               } else {
                 for (Eigen::Index q = b; q < e; ++q) {
-                  finish_u(q);
+                  if (q < nb)
+                    ud[q] = xb_(q);
+                  else
+                    finish_u(q);
                   ys[q] = y[q] + combo(T.a[I], q, I);
                 }
               }
@@ -495,8 +648,8 @@ class LogRosenbrock {
               acc[R] = bad;
               if constexpr (LowRank)
                 for (Eigen::Index q = b; q < e; ++q) {
-                  const double rd = ri[q] / (inv_hg - sj * jd[q]);
-                  for (int k = 0; k < r; ++k) acc[k] += v[k][q] * rd;
+                  const double di = 1.0 / (inv_hg - sj * jd[q]);
+                  for (int k = 0; k < r; ++k) acc[k] += vd_of(k, q, di) * ri[q];
                 }
             });
         if (ps[R] > 0.0) return std::numeric_limits<double>::infinity();
@@ -516,14 +669,28 @@ class LogRosenbrock {
               if constexpr (!LowRank) {
                 const double* p1 = S > 1 ? st[1] : st[0];
                 const double* p2 = S > 2 ? st[2] : st[0];
-                emax = floor != nullptr
-                           ? error_kernel<S - 1, true>(b, e, y, ud, jd, st[0], p1, p2, ys, floor,
-                                                       sj, inv_hg, T.m, me, atol, rtol)
-                           : error_kernel<S - 1, false>(b, e, y, ud, jd, st[0], p1, p2, ys, floor,
-                                                        sj, inv_hg, T.m, me, atol, rtol);
+                const Eigen::Index bd = block_part(b, e);
+                for (Eigen::Index q = b; q < bd; ++q) {
+                  const double ynew = y[q] + combo(T.m, q, S);
+                  ys[q] = ynew;
+                  double mag = std::max(std::abs(y[q]), std::abs(ynew));
+                  if (floor != nullptr) mag = std::max(mag, floor[q]);
+                  const double ratio = std::abs(combo(me, q, S)) / (atol + rtol * mag);
+                  emax = std::max(emax, ratio);
+                  bad += ratio == ratio ? 0.0 : 1.0;  // NaN
+                }
+                emax = std::max(
+                    emax, floor != nullptr
+                              ? error_kernel<S - 1, true>(bd, e, y, ud, jd, st[0], p1, p2, ys,
+                                                          floor, sj, inv_hg, T.m, me, atol, rtol)
+                              : error_kernel<S - 1, false>(bd, e, y, ud, jd, st[0], p1, p2, ys,
+                                                           floor, sj, inv_hg, T.m, me, atol, rtol));
               } else {
                 for (Eigen::Index q = b; q < e; ++q) {
-                  finish_u(q);
+                  if (q < nb)
+                    ud[q] = xb_(q);
+                  else
+                    finish_u(q);
                   const double ynew = y[q] + combo(T.m, q, S);
                   const double est = combo(me, q, S);
                   ys[q] = ynew;
@@ -620,7 +787,19 @@ class LogRosenbrock {
   std::vector<float> jd_, u_;
   std::vector<double> partials_;
   std::array<double, kMaxAccumulators> acc_{};
-  std::vector<double> v0_, m0_, v1_, m1_, vr_;  // recorded quantities and τ-rates at step ends
+  int rank_ = 0;         // r of the low-rank part: sys_.rank(), or L by differences
+  bool fd_lin_ = false;  // u_l = ∂f/∂s_l by differences (linear_coupling_by_differences())
+  std::vector<double> fd_full_;
+  // Dense Jacobian block (dense_block()): J_b, its LU, the solved stage.
+  Eigen::Index nb_ = 0;
+  Eigen::MatrixXd jb_;
+  Eigen::PartialPivLU<Eigen::MatrixXd> lu_;
+  Eigen::VectorXd xb_;
+  std::vector<double> v0_, m0_, v1_, m1_, vr_;
+  std::vector<double> vp_;  // recorded quantities at the previous step end, hp_ before v0_
+  double hp_ = 0.0;
+  bool from_values_ = false;  // dense_output_from_values(): quadratic slopes after the 1st step //
+                              // recorded quantities and τ-rates at step ends
   bool debug_ = std::getenv("SIGNDYN_ODE_TRACE") != nullptr;
 };
 

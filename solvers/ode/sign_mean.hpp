@@ -1,6 +1,7 @@
 // Private: the mean sign of a minibatch gradient entry (theory-derivations.md §4.1).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -22,8 +23,23 @@ class SignMean {
     return c < 0.0 ? -v : v;
   }
 
-  /// h_B'(c) = ((1 − c²)/4)^{B/2 − 1} / Beta(B/2, B/2) for |c| < 1, 0 beyond.
-  double derivative(double c) const;
+  /// h_B'(c) = ((1 − c²)/4)^{B/2 − 1} / Beta(B/2, B/2) for |c| < 1, 0 beyond. For B ≤ 64 the
+  /// power is formed by repeated squaring (and one square root for odd B) instead of exp/log1p.
+  double derivative(double c) const {
+    if (c <= -1.0 || c >= 1.0) return 0.0;
+    if (batch_ == 2) return 1.0;
+    if (batch_ > 64) return derivative_exp(c);
+    const double x = (1.0 - c) * (1.0 + c);
+    // x^{B/2 − 1} = x^{(B mod 2)/2} · x^k, k = ⌊B/2⌋ − 1 (B = 1: x^{−1/2}).
+    double r = (batch_ & 1) ? std::sqrt(x) : 1.0;
+    if (batch_ == 1) return slope0_ / r;
+    double base = x;
+    for (std::int64_t k = batch_ / 2 - 1; k > 0; k >>= 1) {
+      if (k & 1) r *= base;
+      base *= base;
+    }
+    return slope0_ * r;
+  }
 
   /// h_B'(0) = 2Γ((B+1)/2) / (√π Γ(B/2)) (→ √(2B/π) for large B).
   double slope0() const { return slope0_; }
@@ -35,6 +51,7 @@ class SignMean {
   std::int64_t batch() const { return batch_; }
 
  private:
+  double derivative_exp(double c) const;
   static double arcsin_mean(double a);
   double table(double a) const {
     const double x = a * kIntervals;

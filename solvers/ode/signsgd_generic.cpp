@@ -223,6 +223,9 @@ class GenericSystem {
     self_res_.assign(std::max(L_, 1), 0.0);
     gm_m_.assign(static_cast<std::size_t>(std::max(J_, 1)) * qh_, 0.0);
     gm_dm_.assign(gm_m_.size(), 0.0);
+    gm_der_.assign(4 * gm_m_.size(), 0.0);
+    const std::size_t nb = static_cast<std::size_t>(dense_block());
+    jac_.assign(nb * nb, 0.0);
   }
 
   Eigen::VectorXd initial_state() const {
@@ -398,6 +401,7 @@ class GenericSystem {
         if (jd) jd[i] = static_cast<float>(var > 0.0 ? -2.0 * lr_ * std::max(cov, 0.0) / var : 0.0);
         dr += lambda * comp_.w[q] * f[i];
       }
+      if (jd) jacobian_row(i, mode, slot, q, mu, var);
     }
     // Linear states k = i − gm_end: dy/dt = −2η (a − s c_k y) c_k y + η² q_k, s the self
     // coefficient of an individual mode (y = ρ_j, c_k = λ_j) where lin_self_ says it applies
@@ -434,6 +438,22 @@ class GenericSystem {
     acc[0] += dr;
   }
 
+  // The mixture states' Jacobian, dense over the leading J_·block_ states (log_rosenbrock.hpp
+  // dense_block()): mode i's drifts depend on its own states only through its component's (μ_q,
+  // s_q) (S − λ_iρ_i and v_p − O_pi²λ_i²ρ_i leave ρ_i out), so each component is a 2×2 block;
+  // the other mixture modes' couplings through ρ_i are left out, as in the diagonal part.
+  // The coupling of every state through S (the one linear sum, s[0]) is the rank-1 part of the
+  // Jacobian, u = ∂f/∂s[0] by differences (log_rosenbrock.hpp): at d = 10⁶ the tail modes hold
+  // most of S near their noise floors, ρ_j ∝ 1/a ∝ √S, and that feedback halves the rate of the
+  // collective mode, which a diagonal Jacobian misses (1 558 steps, not 265, for bench_ode).
+  int dense_block() const { return J_ * block_; }
+  bool linear_coupling_by_differences() const { return true; }
+  // The stiff states sit a little off their slow manifold at the step ends, and f there is then
+  // no guide to the risk's actual rate of change (at d = 10⁶ it had the wrong sign or half the
+  // size): the dense output uses the step-end values only (log_rosenbrock.hpp).
+  bool dense_output_from_values() const { return true; }
+  const double* dense_jacobian() const { return jac_.data(); }
+
   void observe(const double* y, const double* f, const double* acc, double* value,
                double* rate) const {
     value[0] = 0.5 * S_;
@@ -457,6 +477,39 @@ class GenericSystem {
   }
 
  private:
+  // Row i (mode `mode`, component q, `slot` < qh_ for μ_q) of the mixture block's Jacobian, in
+  // the Stein forms ∂_μ E[F] = E[z F]/√s, ∂_s E[F] = E[(z² − 1) F]/(2s) of mixture_drifts();
+  // while s_q is (numerically) zero, the s → 0 limits: ∂m/∂μ ≈ m/μ, ∂m/∂s ≈ 0 and
+  // ∂(dm − μm)/∂s = ∂m/∂μ, ∂(dm − μm)/∂μ = 0.
+  void jacobian_row(Eigen::Index i, int mode, int slot, int q, double mu, double var) const {
+    const Eigen::Index nb = dense_block(), base = mode * block_;
+    double* row = jac_.data() + i * nb;
+    std::fill(row + base, row + base + block_, 0.0);
+    const std::size_t k = static_cast<std::size_t>(mode) * qh_ + q;
+    const double m = gm_m_[k];
+    const double* der = &gm_der_[4 * k];
+    const double sd = std::sqrt(var);
+    double m_mu, m_s, dm_mu, dm_s;
+    if (sd > 1e-6 * p_.b(mode)) {
+      m_mu = der[0] / sd;
+      m_s = der[1] / (2.0 * var);
+      dm_mu = der[2] / sd;
+      dm_s = der[3] / (2.0 * var);
+    } else {
+      m_mu = std::abs(mu) > 0.0 ? m / mu : 0.0;
+      m_s = 0.0;
+      dm_mu = m + mu * m_mu;
+      dm_s = m_mu + mu * m_s;
+    }
+    if (slot < qh_) {  // f = −η m
+      row[base + q] = -lr_ * m_mu;
+      row[base + qh_ + q] = -lr_ * m_s;
+    } else {  // f = −2η (dm − μ m) + η² N
+      row[base + q] = -2.0 * lr_ * (dm_mu - m - mu * m_mu);
+      row[base + qh_ + q] = -2.0 * lr_ * (dm_s - mu * m_s);
+    }
+  }
+
   // The linear states (class comment): individual modes j ≥ J_ (all, or, when binned, the
   // resolved and the recorded ones), then four states per bin of λ over the other tail modes.
   void linear_states(const TheoryOptions& options, const SignSgdClosure& cl) {
@@ -571,6 +624,7 @@ class GenericSystem {
       for (int q = 0; q < qh_; ++q) {
         gm_m_[i * qh_ + q] = 0.0;
         gm_dm_[i * qh_ + q] = 0.0;
+        for (int k = 0; k < 4; ++k) gm_der_[4 * (i * qh_ + q) + k] = 0.0;
       }
       for (Eigen::Index c = 0; c < P; ++c) {
         // Signed loading O_pi (virtual coordinates: g/√d ≥ 0, the weight counts both signs).
@@ -583,9 +637,10 @@ class GenericSystem {
         for (int q = 0; q < qh_; ++q) {
           const double mu = y[i * block_ + q];
           const double sd = std::sqrt(std::max(y[i * block_ + qh_ + q], 0.0));
-          double m = 0.0, dm = 0.0;
+          // With δ = μ + √s z: ∂_μ E[F(δ)] = E[z F]/√s, ∂_s E[F(δ)] = E[(z² − 1) F]/(2s).
+          double m = 0.0, dm = 0.0, mz = 0.0, mzz = 0.0, dmz = 0.0, dmzz = 0.0;
           for (std::size_t a = 0; a < inner_.x.size(); ++a) {
-            const double delta = mu + sd * inner_.x[a];
+            const double z = inner_.x[a], delta = mu + sd * z;
             double hm = 0.0;
             for (std::size_t b = 0; b < unode_.x.size(); ++b) {
               const double u = su * unode_.x[b];
@@ -593,11 +648,21 @@ class GenericSystem {
                   std::max(s_minus + lambda * delta * delta + km * (u * u - vm), 1e-12 * S_);
               hm += unode_.w[b] * h_((o * lambda * delta + u) / std::sqrt(kp * scol));
             }
-            m += inner_.w[a] * hm;
-            dm += inner_.w[a] * delta * hm;
+            const double wh = inner_.w[a] * hm, z2 = z * z - 1.0;
+            m += wh;
+            dm += delta * wh;
+            mz += z * wh;
+            mzz += z2 * wh;
+            dmz += z * delta * wh;
+            dmzz += z2 * delta * wh;
           }
           gm_m_[i * qh_ + q] += wgt * m;
           gm_dm_[i * qh_ + q] += wgt * dm;
+          double* der = &gm_der_[4 * (i * qh_ + q)];
+          der[0] += wgt * mz;
+          der[1] += wgt * mzz;
+          der[2] += wgt * dmz;
+          der[3] += wgt * dmzz;
         }
       }
     }
@@ -628,7 +693,10 @@ class GenericSystem {
   std::vector<double> rho_res_, a_res_, self_res_, partials_;
   // Per coordinate Ψ_p, Ξ_p (times the weight), and the realised O's sums a_i, s_i.
   Eigen::VectorXd rho_, w2_, w3_, v_, k3_, phi_, xi_, a_, self_;
-  std::vector<double> gm_m_, gm_dm_;
+  // Per mixture component: E[z h], E[(z² − 1) h], E[z δ h], E[(z² − 1) δ h] summed like m, dm
+  // (the Stein forms of their derivatives in μ and s); the dense Jacobian of the mixture block.
+  std::vector<double> gm_m_, gm_dm_, gm_der_;
+  mutable std::vector<double> jac_;
   double lr_ = 0.0, S_ = 0.0, S0_ = -1.0, a_tail_ = 0.0, self_tail_ = 0.0;
 };
 
