@@ -14,6 +14,14 @@
 namespace signdyn {
 namespace {
 
+// The test systems observe their states directly: value = y, rate = f.
+void observe_states(Eigen::Index n, const double* y, const double* f, double* value, double* rate) {
+  for (Eigen::Index i = 0; i < n; ++i) {
+    value[i] = y[i];
+    rate[i] = f[i];
+  }
+}
+
 using detail::LogRosenbrock;
 using detail::LogRosenbrockOptions;
 
@@ -67,10 +75,7 @@ class LinearSystem {
     }
   }
   void observe(const double* y, const double* f, const double*, double* value, double* rate) const {
-    for (Eigen::Index i = 0; i < size(); ++i) {
-      value[i] = y[i];
-      rate[i] = f[i];
-    }
+    observe_states(size(), y, f, value, rate);
   }
   bool blown_up() const { return false; }
 
@@ -247,10 +252,7 @@ class BlockSystem {
     }
   }
   void observe(const double* y, const double* f, const double*, double* value, double* rate) const {
-    for (Eigen::Index i = 0; i < size(); ++i) {
-      value[i] = y[i];
-      rate[i] = f[i];
-    }
+    observe_states(size(), y, f, value, rate);
   }
   bool blown_up() const { return false; }
 
