@@ -12,6 +12,12 @@ enum class OptimizerKind { sgd, signsgd, signsvd, muon };
 /// Canonical lower-case name of an optimizer ("sgd", "signsgd", "signsvd", "muon").
 std::string_view to_string(OptimizerKind kind);
 
+/// True when the update commutes with rotations, U(O G) = O U(G) (theory.md §1): all but
+/// SignSGD, so those can be simulated in K's eigenbasis for any basis.
+inline bool rotation_equivariant(OptimizerKind kind) {
+  return kind != OptimizerKind::signsgd;
+}
+
 enum class ScheduleKind { constant, power };
 
 /// Learning-rate schedule: constant, or η_k = η_0 (1 + k/k0)^(−γ) ("power").

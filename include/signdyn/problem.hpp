@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "signdyn/rng.hpp"
 
@@ -12,6 +13,27 @@ namespace signdyn {
 enum class BasisKind { diagonal, generic };
 enum class CovarianceKind { power_law, isotropic, from_file };
 enum class TargetKind { power_law, isotropic };
+
+/// The config/file name of a basis kind: "diagonal" or "generic".
+inline std::string_view to_string(BasisKind kind) {
+  return kind == BasisKind::generic ? "generic" : "diagonal";
+}
+/// The basis kind of a config/file name; anything but "generic" is diagonal.
+inline BasisKind basis_kind_of(std::string_view name) {
+  return name == "generic" ? BasisKind::generic : BasisKind::diagonal;
+}
+/// The config/file name of a covariance kind: "power_law", "isotropic" or "from_file".
+inline std::string_view to_string(CovarianceKind kind) {
+  return kind == CovarianceKind::isotropic   ? "isotropic"
+         : kind == CovarianceKind::from_file ? "from_file"
+                                             : "power_law";
+}
+/// The covariance kind of a config/file name; anything unknown is power_law.
+inline CovarianceKind covariance_kind_of(std::string_view name) {
+  return name == "isotropic"   ? CovarianceKind::isotropic
+         : name == "from_file" ? CovarianceKind::from_file
+                               : CovarianceKind::power_law;
+}
 
 /// Everything that defines a problem instance, as read from `[problem]` in the config.
 struct ProblemSpec {

@@ -72,26 +72,15 @@ bool run_replica(const BilinearProblem& p, const OptimizerSpec& spec,
   Rule rule(p.n_out, p.n_in, spec);
   const Eigen::Index n_modes = p.n_out * p.n_in;
 
-  // Δ ↔ Δ̃ for the sides that rotate: Δ = O_out Δ̃ O_inᵀ, Δ̃ = O_outᵀ Δ O_in.
-  const auto to_true = [&](const Eigen::MatrixXd& eig, Eigen::MatrixXd& out) {
-    const Eigen::MatrixXd* src = &eig;
+  // Δ̃ → Δ = O_out Δ̃ O_inᵀ, or with `back` Δ → Δ̃ = O_outᵀ Δ O_in, for the sides that rotate.
+  const auto rotate = [&](const Eigen::MatrixXd& from, Eigen::MatrixXd& out, bool back) {
+    const Eigen::MatrixXd* src = &from;
     if (rotate_out) {
-      detail::gemm(false, false, 1.0, p.O_out, *src, 0.0, half);
+      detail::gemm(back, false, 1.0, p.O_out, *src, 0.0, half);
       src = &half;
     }
     if (rotate_in)
-      detail::gemm(false, true, 1.0, *src, p.O_in, 0.0, out);
-    else
-      out = *src;
-  };
-  const auto to_eig = [&](const Eigen::MatrixXd& tru, Eigen::MatrixXd& out) {
-    const Eigen::MatrixXd* src = &tru;
-    if (rotate_out) {
-      detail::gemm(true, false, 1.0, p.O_out, *src, 0.0, half);
-      src = &half;
-    }
-    if (rotate_in)
-      detail::gemm(false, false, 1.0, *src, p.O_in, 0.0, out);
+      detail::gemm(false, !back, 1.0, *src, p.O_in, 0.0, out);
     else
       out = *src;
   };
@@ -99,7 +88,7 @@ bool run_replica(const BilinearProblem& p, const OptimizerSpec& spec,
   sample_bilinear_initial_residual(p, rng, delta);
   if (rotated) {
     delta_eig = delta;
-    to_true(delta_eig, delta);
+    rotate(delta_eig, delta, false);
   }
   long step = 0;
   bool alive = true;
@@ -129,7 +118,7 @@ bool run_replica(const BilinearProblem& p, const OptimizerSpec& spec,
       }
       continue;
     }
-    if (rotated) to_eig(delta, delta_eig);
+    if (rotated) rotate(delta, delta_eig, true);
     const Eigen::MatrixXd& eig = rotated ? delta_eig : delta;
     risk[i] = bilinear_risk(p, eig);
     if (rho) {
@@ -162,8 +151,8 @@ ReplicaFn replica_runner(OptimizerKind kind) {
 namespace detail {
 
 Frame default_bilinear_frame(const BilinearProblem& problem, OptimizerKind kind) {
-  const bool equivariant = kind != OptimizerKind::signsgd;
-  return equivariant || problem.is_diagonal() ? Frame::eigenbasis : Frame::true_basis;
+  return rotation_equivariant(kind) || problem.is_diagonal() ? Frame::eigenbasis
+                                                             : Frame::true_basis;
 }
 
 BilinearMcCurve simulate_bilinear_in_frame(const BilinearProblem& p, const OptimizerSpec& spec,

@@ -35,11 +35,6 @@ constexpr double kMaxRecordedValue = 1e150;
 // Steps between progress/cancel checks inside a replica.
 constexpr std::int64_t kTickSteps = 64;
 
-// U(O G) = O U(G) for every orthogonal O (theory.md §1): all but SignSGD.
-bool rotation_equivariant(OptimizerKind kind) {
-  return kind != OptimizerKind::signsgd;
-}
-
 // Throws ConfigError (or Error for API misuse) unless the inputs describe a valid run.
 void validate(const Problem& p, const OptimizerSpec& spec, const SimulateOptions& o) {
   if (p.d < 1 || p.m < 1 || p.lambda.size() != p.d || p.b.size() != p.d ||

@@ -785,13 +785,9 @@ Experiment build_experiment(const Settings& s, const ResolvedPaths& paths) {
   p.d = s.get<std::int64_t>("problem.d");
   p.m = s.get<std::int64_t>("problem.m");
   p.sigma = s.get<double>("problem.sigma");
-  p.basis = s.get<std::string>("problem.basis.kind") == "generic" ? BasisKind::generic
-                                                                  : BasisKind::diagonal;
+  p.basis = basis_kind_of(s.get<std::string>("problem.basis.kind"));
   p.basis_seed = static_cast<std::uint64_t>(s.get<std::int64_t>("problem.basis.seed"));
-  const std::string& covariance = s.get<std::string>("problem.covariance.kind");
-  p.covariance = covariance == "isotropic"   ? CovarianceKind::isotropic
-                 : covariance == "from_file" ? CovarianceKind::from_file
-                                             : CovarianceKind::power_law;
+  p.covariance = covariance_kind_of(s.get<std::string>("problem.covariance.kind"));
   p.alpha = s.get<double>("problem.covariance.alpha");
   p.covariance_file =
       p.covariance == CovarianceKind::from_file ? paths.at("problem.covariance.path") : "";
@@ -845,23 +841,14 @@ Experiment build_experiment(const Settings& s, const ResolvedPaths& paths) {
   b.alpha_in = s.get<double>("problem.bilinear.alpha_in");
   b.beta_out = s.get<double>("problem.bilinear.beta_out");
   b.beta_in = s.get<double>("problem.bilinear.beta_in");
-  const auto covariance_kind = [&](std::string_view key) {
-    const std::string& kind = s.get<std::string>(key);
-    return kind == "isotropic"   ? CovarianceKind::isotropic
-           : kind == "from_file" ? CovarianceKind::from_file
-                                 : CovarianceKind::power_law;
-  };
-  b.covariance_out = covariance_kind("problem.bilinear.covariance_out");
-  b.covariance_in = covariance_kind("problem.bilinear.covariance_in");
+  b.covariance_out = covariance_kind_of(s.get<std::string>("problem.bilinear.covariance_out"));
+  b.covariance_in = covariance_kind_of(s.get<std::string>("problem.bilinear.covariance_in"));
   b.file_out =
       b.covariance_out == CovarianceKind::from_file ? paths.at("problem.bilinear.path_out") : "";
   b.file_in =
       b.covariance_in == CovarianceKind::from_file ? paths.at("problem.bilinear.path_in") : "";
-  const auto basis_kind = [&](std::string_view key) {
-    return s.get<std::string>(key) == "generic" ? BasisKind::generic : BasisKind::diagonal;
-  };
-  b.basis_out = basis_kind("problem.bilinear.basis_out");
-  b.basis_in = basis_kind("problem.bilinear.basis_in");
+  b.basis_out = basis_kind_of(s.get<std::string>("problem.bilinear.basis_out"));
+  b.basis_in = basis_kind_of(s.get<std::string>("problem.bilinear.basis_in"));
   b.basis_seed = static_cast<std::uint64_t>(s.get<std::int64_t>("problem.bilinear.basis_seed"));
   e.resolved_toml = resolved_text(s, paths);
   return e;

@@ -141,24 +141,6 @@ void write_run(hid_t runs_group, const Trajectory& run) {
   write_described(g, "rho_se", {n_rec, n_modes}, rho_se.data(), kDescribeRhoSe);
 }
 
-std::string_view covariance_name(CovarianceKind kind) {
-  switch (kind) {
-    case CovarianceKind::power_law:
-      return "power_law";
-    case CovarianceKind::isotropic:
-      return "isotropic";
-    case CovarianceKind::from_file:
-      return "from_file";
-  }
-  return "power_law";
-}
-
-CovarianceKind covariance_of(const std::string& name) {
-  return name == "isotropic"   ? CovarianceKind::isotropic
-         : name == "from_file" ? CovarianceKind::from_file
-                               : CovarianceKind::power_law;
-}
-
 // The group /bilinear: the bilinear problem as attributes (docs/output-format.md).
 void write_bilinear_spec(hid_t root, const BilinearSpec& b) {
   h5::H5Id group = h5::create_group(root, "bilinear");
@@ -173,17 +155,16 @@ void write_bilinear_spec(hid_t root, const BilinearSpec& b) {
   h5::write_attribute<std::int64_t>(g, "n_out", b.n_out);
   h5::write_attribute<std::int64_t>(g, "n_in", b.n_in);
   h5::write_attribute<double>(g, "sigma", b.sigma);
-  h5::write_string_attribute(g, "covariance_out", std::string(covariance_name(b.covariance_out)));
-  h5::write_string_attribute(g, "covariance_in", std::string(covariance_name(b.covariance_in)));
+  h5::write_string_attribute(g, "covariance_out", std::string(to_string(b.covariance_out)));
+  h5::write_string_attribute(g, "covariance_in", std::string(to_string(b.covariance_in)));
   h5::write_attribute<double>(g, "alpha_out", b.alpha_out);
   h5::write_attribute<double>(g, "alpha_in", b.alpha_in);
   h5::write_string_attribute(g, "path_out", b.file_out);
   h5::write_string_attribute(g, "path_in", b.file_in);
   h5::write_attribute<double>(g, "beta_out", b.beta_out);
   h5::write_attribute<double>(g, "beta_in", b.beta_in);
-  const auto basis = [](BasisKind k) { return k == BasisKind::generic ? "generic" : "diagonal"; };
-  h5::write_string_attribute(g, "basis_out", basis(b.basis_out));
-  h5::write_string_attribute(g, "basis_in", basis(b.basis_in));
+  h5::write_string_attribute(g, "basis_out", std::string(to_string(b.basis_out)));
+  h5::write_string_attribute(g, "basis_in", std::string(to_string(b.basis_in)));
   h5::write_attribute<std::uint64_t>(g, "basis_seed", b.basis_seed);
   group.close("group /bilinear");
 }
@@ -202,16 +183,12 @@ BilinearSpec read_bilinear_spec(hid_t root) {
   b.beta_out = h5::read_attribute<double>(g, "beta_out");
   b.beta_in = h5::read_attribute<double>(g, "beta_in");
   if (h5::attribute_exists(g, "covariance_out")) {
-    b.covariance_out = covariance_of(h5::read_string_attribute(g, "covariance_out"));
-    b.covariance_in = covariance_of(h5::read_string_attribute(g, "covariance_in"));
+    b.covariance_out = covariance_kind_of(h5::read_string_attribute(g, "covariance_out"));
+    b.covariance_in = covariance_kind_of(h5::read_string_attribute(g, "covariance_in"));
     b.file_out = h5::read_string_attribute(g, "path_out");
     b.file_in = h5::read_string_attribute(g, "path_in");
-    const auto basis = [&](const char* name) {
-      return h5::read_string_attribute(g, name) == "generic" ? BasisKind::generic
-                                                             : BasisKind::diagonal;
-    };
-    b.basis_out = basis("basis_out");
-    b.basis_in = basis("basis_in");
+    b.basis_out = basis_kind_of(h5::read_string_attribute(g, "basis_out"));
+    b.basis_in = basis_kind_of(h5::read_string_attribute(g, "basis_in"));
     b.basis_seed = h5::read_attribute<std::uint64_t>(g, "basis_seed");
   }
   return b;
